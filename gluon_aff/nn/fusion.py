@@ -1,0 +1,419 @@
+"""Feature fusion modules of *Attentional Feature Fusion* (Dai et al., WACV 2021).
+
+Every fusion is a :class:`~mxnet.gluon.HybridBlock` called as ``fuse(x, residual)`` where, in a
+residual block, ``x`` is the output of the block's learned branch and ``residual`` is the
+shortcut (identity or projection). This is the argument order of the original open-aff code,
+so checkpoints of the original load unchanged (the attribute names below are its names).
+
+The multi-scale channel attention module (MS-CAM, paper Sec. 3.2, Eq. 2-3) computes
+
+    M(X) = sigmoid(L(X) + g(X)),    L = BN(PWConv(ReLU(BN(PWConv(X)))))   (local branch)
+                                    g = the same bottleneck after global average pooling
+
+with 1x1 convolutions **with bias** (as in the original code). AFF (Eq. 4) and iAFF (Eq. 5)
+select between the two inputs with these weights. See ``docs/faithfulness.md`` for where the
+original code and the paper differ (factor 2 in AFF, which input the weight multiplies).
+
+All fusions are registered under the tags of the paper's ablations (:data:`FUSIONS`); hosts
+build them through :func:`build_fusion`.
+"""
+from __future__ import division
+
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+
+__all__ = ['MSCAM', 'DirectAddFuse', 'ConcatFuse', 'AFF', 'iAFF', 'GlobalGlobalFuse',
+           'LocalLocalFuse', 'MSGAUFuse', 'MSSEFuse', 'MSSAFuse', 'HalfAFF', 'ConcatAFF',
+           'RecursiveAFF', 'FUSIONS', 'FUSION_ALIASES', 'build_fusion', 'check_reduction',
+           'context_branch']
+
+FORMS = ('original', 'paper')
+
+
+def check_reduction(channels, r):
+    """Validate a channel count and reduction ratio; return ``channels // r``."""
+    if not isinstance(r, int) or isinstance(r, bool) or r < 1:
+        raise ValueError('reduction ratio r must be an integer >= 1, got r=%r' % (r,))
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError('channels must be a positive integer, got channels=%r' % (channels,))
+    if channels % r:
+        raise ValueError('channels=%d is not divisible by the reduction ratio r=%d'
+                         % (channels, r))
+    return channels // r
+
+
+def context_branch(channels, inter_channels, pooled, full=True, final_relu=False, reduce=True):
+    """One context aggregation branch of MS-CAM, laid out as in the original code.
+
+    ``[GAP] - conv1x1(C/r) - BN - ReLU - conv1x1(C) - BN [- ReLU]``.
+
+    Parameters
+    ----------
+    channels : int
+        Output channels C.
+    inter_channels : int
+        Bottleneck channels C/r.
+    pooled : bool
+        Start with global average pooling (global context) or not (local, point-wise context).
+    full : bool, default True
+        Keep the second convolution; False stops after ``conv(C/r)-BN-ReLU`` (Half-AFF).
+    final_relu : bool, default False
+        Append a ReLU after the last BN (Concat-AFF).
+    reduce : bool, default True
+        False gives the single ``conv1x1(C) - BN`` of the MS-GAU/MS-SE/MS-SA baselines.
+    """
+    branch = nn.HybridSequential(prefix='')
+    if pooled:
+        branch.add(nn.GlobalAvgPool2D())
+    if not reduce:
+        branch.add(nn.Conv2D(channels, kernel_size=1))
+        branch.add(nn.BatchNorm())
+        return branch
+    branch.add(nn.Conv2D(inter_channels, kernel_size=1))
+    branch.add(nn.BatchNorm())
+    branch.add(nn.Activation('relu'))
+    if full:
+        branch.add(nn.Conv2D(channels, kernel_size=1))
+        branch.add(nn.BatchNorm())
+        if final_relu:
+            branch.add(nn.Activation('relu'))
+    return branch
+
+
+class _Fusion(HybridBlock):
+    """Base class: argument validation and the soft selection shared by the AFF family."""
+
+    def __init__(self, channels=64, r=4, form='original', **kwargs):
+        super(_Fusion, self).__init__(**kwargs)
+        self.channels = channels
+        self.r = r
+        self.inter_channels = check_reduction(channels, r)
+        if form not in FORMS:
+            raise ValueError('form must be one of %s, got %r' % (FORMS, form))
+        self.form = form
+
+    def __call__(self, x, residual):
+        shape_x, shape_r = getattr(x, 'shape', None), getattr(residual, 'shape', None)
+        if shape_x is not None and shape_r is not None:  # NDArray inputs (symbols have none)
+            if shape_x != shape_r:
+                raise ValueError('%s: the two inputs must have the same shape, got %s and %s'
+                                 % (type(self).__name__, shape_x, shape_r))
+            if len(shape_x) != 4 or shape_x[1] != self.channels:
+                raise ValueError('%s built for %d channels expects NCHW inputs with %d channels,'
+                                 ' got shape %s' % (type(self).__name__, self.channels,
+                                                    self.channels, shape_x))
+        return super(_Fusion, self).__call__(x, residual)
+
+    def select(self, F, x, residual, wei, factor):
+        """Soft selection between the inputs with weights ``wei``.
+
+        ``original``: ``factor * (x * wei + residual * (1 - wei))`` (x = learned branch);
+        ``paper`` (Eq. 4): ``residual * wei + x * (1 - wei)`` (identity X weighted by M).
+        The arithmetic is the original's term for term (not ``b + w * (a - b)``, which saves
+        two operations but drifts by ~1e-6 relative over a ResNet-32), so outputs match
+        checkpoints of the original to float32 rounding.
+        """
+        if self.form == 'paper':
+            x, residual = residual, x
+        if factor == 1:
+            return x * wei + residual * (1 - wei)
+        return factor * (x * wei) + factor * (residual * (1 - wei))
+
+    def __repr__(self):
+        return '%s(channels=%d, r=%d, form=%r)' % (type(self).__name__, self.channels, self.r,
+                                                   self.form)
+
+
+class MSCAM(_Fusion):
+    """Multi-scale channel attention module, paper Eq. 3: ``X * sigmoid(L(X) + g(X))``.
+
+    A single-input block (``msc(x)``) for use as a drop-in channel attention.
+
+    Parameters
+    ----------
+    channels : int
+        Number of input channels C.
+    r : int, default 4
+        Channel reduction ratio of both bottlenecks.
+    return_weights : bool, default False
+        Return ``M(X)`` instead of ``X * M(X)``.
+    """
+
+    def __init__(self, channels=64, r=4, return_weights=False, **kwargs):
+        super(MSCAM, self).__init__(channels, r, **kwargs)
+        self.return_weights = return_weights
+        with self.name_scope():
+            self.local_att = context_branch(channels, self.inter_channels, pooled=False)
+            self.global_att = context_branch(channels, self.inter_channels, pooled=True)
+
+    def __call__(self, x):  # pylint: disable=arguments-differ
+        shape = getattr(x, 'shape', None)
+        if shape is not None and (len(shape) != 4 or shape[1] != self.channels):
+            raise ValueError('MSCAM built for %d channels expects NCHW input with %d channels,'
+                             ' got shape %s' % (self.channels, self.channels, shape))
+        return HybridBlock.__call__(self, x)
+
+    def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        wei = F.sigmoid(F.broadcast_add(self.local_att(x), self.global_att(x)))
+        return wei if self.return_weights else x * wei
+
+
+class DirectAddFuse(HybridBlock):
+    """Addition, ``x + residual`` (tag ``add``; original ``DirectAddFuse``)."""
+
+    def __init__(self, channels=None, r=None, form='original', **kwargs):
+        super(DirectAddFuse, self).__init__(**kwargs)
+        self.channels = channels
+        self.form = form
+
+    def hybrid_forward(self, F, x, residual):
+        return x + residual
+
+
+class ConcatFuse(_Fusion):
+    """Concatenation, ``conv1x1(BN(concat[x, residual]))`` (tag ``concat``; original ``Concat``).
+
+    The convolution has a bias, as in the original; ``r`` is unused.
+    """
+
+    def __init__(self, channels=64, r=1, **kwargs):
+        super(ConcatFuse, self).__init__(channels, 1, **kwargs)
+        with self.name_scope():
+            self.fuse = nn.HybridSequential(prefix='')
+            self.fuse.add(nn.BatchNorm())
+            self.fuse.add(nn.Conv2D(channels, kernel_size=1))
+
+    def hybrid_forward(self, F, x, residual):
+        return self.fuse(F.concat(x, residual, dim=1))
+
+
+class _TwoBranchFusion(_Fusion):
+    """``w = sigmoid(A(x + residual) + B(x + residual))`` then soft selection (factor 2).
+
+    Subclasses choose whether each branch pools globally (``_POOLED``).
+    """
+    _POOLED = (False, True)  # (local_att, global_att)
+    _FACTOR = 2
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(_TwoBranchFusion, self).__init__(channels, r, **kwargs)
+        pooled_a, pooled_b = self._POOLED
+        with self.name_scope():
+            self.local_att = context_branch(channels, self.inter_channels, pooled=pooled_a)
+            self.global_att = context_branch(channels, self.inter_channels, pooled=pooled_b)
+
+    def hybrid_forward(self, F, x, residual):
+        xa = x + residual
+        wei = F.sigmoid(F.broadcast_add(self.local_att(xa), self.global_att(xa)))
+        if self._POOLED == (True, True):  # both (N, C, 1, 1): bring back to full size
+            wei = F.broadcast_like(wei, x)
+        factor = self._FACTOR if self.form == 'original' else 1
+        return self.select(F, x, residual, wei, factor)
+
+
+class AFF(_TwoBranchFusion):
+    """Attentional feature fusion, paper Eq. 4 (tag ``aff``; original ``ASKCFuse``).
+
+    ``original`` form (default): ``2 * x * M + 2 * residual * (1 - M)``, M = MS-CAM(x + residual).
+    ``paper`` form: ``M * residual + (1 - M) * x`` (M weights the identity X, no factor 2).
+
+    Parameters
+    ----------
+    channels : int
+        Channels C of both inputs.
+    r : int, default 4
+        Channel reduction ratio (16 in the ImageNet and ResNeXt hosts).
+    form : {'original', 'paper'}
+        Which convention to compute.
+    """
+
+
+class GlobalGlobalFuse(_TwoBranchFusion):
+    """Ablation "Global + Global" (Fig. 4, Table 3; tag ``gg``; original ``ResGlobGlobCha``)."""
+    _POOLED = (True, True)
+
+
+class LocalLocalFuse(_TwoBranchFusion):
+    """Ablation "Local + Local" (Fig. 4, Table 3; tag ``ll``; original ``ResLocaLocaCha``)."""
+    _POOLED = (False, False)
+
+
+class iAFF(_Fusion):  # pylint: disable=invalid-name
+    """Iterative attentional feature fusion, paper Eq. 5 (tag ``iaff``).
+
+    ``w1 = M1(x + residual)``, ``xi = x*w1 + residual*(1-w1)``, ``w2 = M2(xi)``,
+    ``out = x*w2 + residual*(1-w2)``; no factor 2 (original ``ResGlobLocaforGlobLocaCha``).
+    The ``paper`` form swaps the roles of the two inputs in both selections.
+    """
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(iAFF, self).__init__(channels, r, **kwargs)
+        c, ci = channels, self.inter_channels
+        with self.name_scope():
+            self.local_att = context_branch(c, ci, pooled=False)
+            self.global_att = context_branch(c, ci, pooled=True)
+            self.local_att2 = context_branch(c, ci, pooled=False)
+            self.global_att2 = context_branch(c, ci, pooled=True)
+
+    def hybrid_forward(self, F, x, residual):
+        xa = x + residual
+        wei = F.sigmoid(F.broadcast_add(self.local_att(xa), self.global_att(xa)))
+        xi = self.select(F, x, residual, wei, 1)
+        wei2 = F.sigmoid(F.broadcast_add(self.local_att2(xi), self.global_att2(xi)))
+        return self.select(F, x, residual, wei2, 1)
+
+
+class _PartialAttentionFusion(_Fusion):
+    """MS-CAM baselines of Table 4 with one ``conv1x1(C)-BN`` per branch (no reduction).
+
+    ``_INPUT``: what the weights see (``'x'`` or ``'sum'``); ``_WEIGHTED``: which input they
+    multiply; the other input is added unweighted.
+    """
+    _INPUT = 'x'
+    _WEIGHTED = 'residual'
+
+    def __init__(self, channels=64, r=1, **kwargs):
+        super(_PartialAttentionFusion, self).__init__(channels, 1, **kwargs)
+        with self.name_scope():
+            self.local_att = context_branch(channels, channels, pooled=False, reduce=False)
+            self.global_att = context_branch(channels, channels, pooled=True, reduce=False)
+
+    def hybrid_forward(self, F, x, residual):
+        xi = x if self._INPUT == 'x' else x + residual
+        wei = F.sigmoid(F.broadcast_add(self.local_att(xi), self.global_att(xi)))
+        if self._WEIGHTED == 'residual':
+            return wei * residual + x
+        return residual + wei * x
+
+
+class MSGAUFuse(_PartialAttentionFusion):
+    """MS-GAU (modulation, partially context aware): ``M(x) * residual + x`` (tag ``ms_gau``)."""
+
+
+class MSSEFuse(_PartialAttentionFusion):
+    """MS-SENet (refinement): ``residual + M(x) * x`` (tag ``ms_se``)."""
+    _WEIGHTED = 'x'
+
+
+class MSSAFuse(_PartialAttentionFusion):
+    """MS-SA (modulation, fully context aware): ``M(x + residual) * residual + x`` (``ms_sa``)."""
+    _INPUT = 'sum'
+
+
+class _ConcatContextFusion(_Fusion):
+    """Table 6 variants that join local and global contexts by concatenation + ``post`` conv.
+
+    ``w = post(concat[l, g])`` with ``post = conv1x1(C)-BN-sigmoid``; output as AFF (factor 2).
+    """
+    _FULL = False
+    _FINAL_RELU = False
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(_ConcatContextFusion, self).__init__(channels, r, **kwargs)
+        c, ci = channels, self.inter_channels
+        with self.name_scope():
+            self.local_att = context_branch(c, ci, pooled=False, full=self._FULL,
+                                            final_relu=self._FINAL_RELU)
+            self.global_att = context_branch(c, ci, pooled=True, full=self._FULL,
+                                             final_relu=self._FINAL_RELU)
+            self.post = nn.HybridSequential(prefix='')
+            self.post.add(nn.Conv2D(channels, kernel_size=1))
+            self.post.add(nn.BatchNorm())
+            self.post.add(nn.Activation('sigmoid'))
+
+    def hybrid_forward(self, F, x, residual):
+        xa = x + residual
+        xl = self.local_att(xa)
+        # the original spreads g over the map as (l + g) - l; broadcast_like is the exact value
+        xg = F.broadcast_like(self.global_att(xa), xl)
+        wei = self.post(F.concat(xl, xg, dim=1))
+        return self.select(F, x, residual, wei, 2 if self.form == 'original' else 1)
+
+
+class HalfAFF(_ConcatContextFusion):
+    """Half-AFF (Fig. 9(a), Table 6; tag ``half_aff``; original ``HalfASKCFuse``)."""
+
+
+class ConcatAFF(_ConcatContextFusion):
+    """Concat-AFF (Fig. 9(c), Table 6; tag ``concat_aff``; original ``ConcatASKCFuse``)."""
+    _FULL = True
+    _FINAL_RELU = True
+
+
+class RecursiveAFF(_Fusion):
+    """Recursive AFF (Fig. 9(d), Table 6; tag ``recursive_aff``; original ``RASKCFuse``).
+
+    ``l, g`` = local and global contexts of ``x + residual``; ``w2 = M2(l + g)``;
+    ``w = sigmoid(l * w2 + g * (1 - w2))``; ``out = x * w + residual * (1 - w)`` (no factor 2).
+    """
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(RecursiveAFF, self).__init__(channels, r, **kwargs)
+        c, ci = channels, self.inter_channels
+        with self.name_scope():
+            self.local_att = context_branch(c, ci, pooled=False)
+            self.global_att = context_branch(c, ci, pooled=True)
+            self.local_att2 = context_branch(c, ci, pooled=False)
+            self.global_att2 = context_branch(c, ci, pooled=True)
+
+    def hybrid_forward(self, F, x, residual):
+        xa = x + residual
+        xl = self.local_att(xa)
+        xg = self.global_att(xa)
+        xlg = F.broadcast_add(xl, xg)
+        wei2 = F.sigmoid(F.broadcast_add(self.local_att2(xlg), self.global_att2(xlg)))
+        # l * w2 + g * (1 - w2) = g + w2 * (l - g)
+        wei = F.sigmoid(F.broadcast_add(wei2 * F.broadcast_sub(xl, xg), xg))
+        return self.select(F, x, residual, wei, 1)
+
+
+#: registry tag -> fusion class (the tags of the paper's Tables 3, 4 and 6)
+FUSIONS = {
+    'add': DirectAddFuse,
+    'concat': ConcatFuse,
+    'ms_gau': MSGAUFuse,
+    'ms_se': MSSEFuse,
+    'ms_sa': MSSAFuse,
+    'aff': AFF,
+    'iaff': iAFF,
+    'gg': GlobalGlobalFuse,
+    'll': LocalLocalFuse,
+    'half_aff': HalfAFF,
+    'concat_aff': ConcatAFF,
+    'recursive_aff': RecursiveAFF,
+}
+
+#: the original code's ``askc_type`` names -> registry tags
+FUSION_ALIASES = {
+    'DirectAdd': 'add', 'Concat': 'concat', 'AYforXplusY': 'ms_gau', 'XplusAYforY': 'ms_se',
+    'AXYforXplusY': 'ms_sa', 'ASKCFuse': 'aff', 'ResGlobLocaforGlobLocaCha': 'iaff',
+    'ResGlobGlobCha': 'gg', 'ResLocalLocaCha': 'll', 'ResLocaLocaCha': 'll',
+    'HalfASKCFuse': 'half_aff', 'ConcatASKCFuse': 'concat_aff', 'RASKCFuse': 'recursive_aff',
+}
+
+
+def resolve_fusion(name):
+    """Return the registry tag for a tag or an original ``askc_type`` name."""
+    if name in FUSIONS:
+        return name
+    if name in FUSION_ALIASES:
+        return FUSION_ALIASES[name]
+    raise ValueError('unknown fusion %r; choose one of %s (or an original askc_type: %s)'
+                     % (name, ', '.join(sorted(FUSIONS)), ', '.join(sorted(FUSION_ALIASES))))
+
+
+def build_fusion(name, channels, r=4, form='original'):
+    """Build the fusion block registered as ``name`` for ``channels`` channels.
+
+    Parameters
+    ----------
+    name : str
+        A tag of :data:`FUSIONS` (``'aff'``, ``'iaff'``, ...) or an original ``askc_type``.
+    channels : int
+        Channels of both inputs.
+    r : int, default 4
+        Channel reduction ratio (ignored by ``add``, ``concat`` and the MS-* baselines).
+    form : {'original', 'paper'}
+        Argument convention, see :meth:`_Fusion.select`.
+    """
+    return FUSIONS[resolve_fusion(name)](channels=channels, r=r, form=form)
