@@ -23,7 +23,7 @@ from .model_store import DEFAULT_ROOT, get_model_file
 from .resnet import AFFResNet
 from .resnext import AFFResNeXt, CIFARAFFResNeXt
 
-__all__ = ['get_model', 'get_model_list', 'get_cifar_resnet', 'get_cifar_resnext',
+__all__ = ['get_model', 'get_model_list', 'register_model', 'get_cifar_resnet', 'get_cifar_resnext',
            'get_resnet50', 'get_resnext50', 'PAPER_BLOCKS']
 
 #: blocks per stage of the paper's ResNet-20-b ablation family
@@ -134,6 +134,17 @@ def _register():
 
 
 _MODELS = _register()
+
+
+def register_model(name, factory):
+    """Add ``factory(pretrained=False, ctx=cpu(), root=..., **kwargs)`` to the zoo as ``name``.
+
+    Host modules outside this file (Inception, FPN...) register their names at import time.
+    """
+    key = name.lower()
+    if key in _MODELS and _MODELS[key] is not factory:
+        raise ValueError('model name %r is already registered' % name)
+    _MODELS[key] = factory
 
 
 def get_model(name, **kwargs):
