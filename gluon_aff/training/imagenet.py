@@ -1,0 +1,380 @@
+"""ImageNet training recipes of open-aff, float16 / AMP, kvstore (multi-GPU, distributed) setup.
+
+The two recipes reproduce the two versions of open-aff's ``train_imagenet.py`` as they were run
+(the ``Namespace(...)`` headers of the released training logs):
+
+=================  =====================================  =====================================
+                   ``final`` (released models, 0bcfd8a)   ``paper`` (Table 5, 806562e)
+=================  =====================================  =====================================
+optimizer          NAG, momentum 0.9, wd 1e-4, no wd on   same
+                   BN gamma/beta and biases (``--no-wd``)
+lr                 0.075 for a total batch of 512         same
+                   (128 per GPU x 4 GPUs, not rescaled)
+schedule           5 epochs linear warm-up from 0, then   same
+                   cosine to 0 (gluoncv ``LRSequential``)
+epochs             240                                    160
+mixup              alpha 0.2, off for the last 5 epochs   alpha 0.2, never switched off
+label smoothing    0.1 (also inside the mixup targets)    same
+precision          float16 weights, ``multi_precision``   same
+init               ``MSRAPrelu``                          same
+=================  =====================================  =====================================
+
+Learning-rate scaling rule (ours): ``--batch-size`` is the *total* batch over every device and
+worker, and the recipe's lr is scaled linearly, ``lr = recipe_lr * total_batch / 512``. With the
+default total batch 512 this is exactly the original. The original's semantics (``--batch-size``
+per device, lr used as given whatever the number of devices) are kept by ``per_device=True``
+(``--per-device-batch`` in ``scripts/train_imagenet.py``). Iterations per epoch are
+``1281167 // total_batch`` as in the original (2502 for 512).
+
+Distributed training uses MXNet's parameter server (``--kvstore dist_sync`` /
+``dist_device_sync``); see ``docs/imagenet.md`` for the launch. The lr scheduler object lives in
+the optimizer given to the :class:`gluon.Trainer`, so it is pickled to the servers when the
+update runs there (``update_on_kvstore=True``).
+"""
+import copy
+import json
+import logging
+import math
+import os
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon, nd
+
+__all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
+           'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
+           'AMPScaledLoss', 'enable_amp', 'create_kvstore', 'ServerSideTrainer', 'make_trainer',
+           'EpochIterator', 'prepare_net', 'topk_errors']
+
+#: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
+REFERENCE_BATCH = 512
+
+_COMMON = dict(lr=0.075, ref_batch=REFERENCE_BATCH, optimizer='nag', momentum=0.9, wd=1e-4,
+               no_wd=True, lr_mode='cosine', warmup_epochs=5, warmup_lr=0.0, mixup=True,
+               mixup_alpha=0.2, label_smoothing=0.1, dtype='float16', init='MSRAPrelu',
+               input_size=224, crop_ratio=0.875)
+
+#: the two ImageNet recipes (see the module docstring); ``mixup_off_epochs``: the last epochs
+#: trained without mixup
+RECIPES = {
+    'final': dict(_COMMON, epochs=240, mixup_off_epochs=5),
+    'paper': dict(_COMMON, epochs=160, mixup_off_epochs=0),
+}
+
+
+def get_recipe(name, **overrides):
+    """A copy of ``RECIPES[name]`` with ``overrides`` (``None`` values are ignored)."""
+    if name not in RECIPES:
+        raise ValueError('unknown recipe %r; choose one of %s' % (name, sorted(RECIPES)))
+    recipe = copy.deepcopy(RECIPES[name])
+    unknown = set(overrides) - set(recipe)
+    if unknown:
+        raise ValueError('unknown recipe keys %s; known: %s' % (sorted(unknown), sorted(recipe)))
+    recipe.update((k, v) for k, v in overrides.items() if v is not None)
+    return recipe
+
+
+def resolve_batch(batch_size, num_devices, num_workers=1, per_device=False):
+    """``(total_batch, worker_batch, device_batch)`` from the command-line batch size.
+
+    ``per_device=False`` (ours): ``batch_size`` is the total over all workers and devices.
+    ``per_device=True`` (original): ``batch_size`` is per device; the total is
+    ``batch_size * num_devices * num_workers``.
+    """
+    if batch_size <= 0 or num_devices <= 0 or num_workers <= 0:
+        raise ValueError('batch size, devices and workers must be positive, got %r, %r, %r'
+                         % (batch_size, num_devices, num_workers))
+    if per_device:
+        device_batch = batch_size
+        total = batch_size * num_devices * num_workers
+    else:
+        if batch_size % (num_devices * num_workers):
+            raise ValueError('total batch size %d is not divisible by %d devices x %d workers'
+                             % (batch_size, num_devices, num_workers))
+        total = batch_size
+        device_batch = batch_size // (num_devices * num_workers)
+    return total, device_batch * num_devices, device_batch
+
+
+def scaled_lr(lr, total_batch, ref_batch=REFERENCE_BATCH, per_device=False):
+    """The lr actually used: ``lr * total_batch / ref_batch``, or ``lr`` itself with the
+    original per-device semantics (``per_device=True``)."""
+    if per_device:
+        return float(lr)
+    return float(lr) * total_batch / float(ref_batch)
+
+
+def iters_per_epoch(num_samples, total_batch):
+    """``num_samples // total_batch`` (the original's ``num_batches``; at least 1)."""
+    return max(1, num_samples // total_batch)
+
+
+def build_lr_scheduler(lr, epochs, warmup_epochs, iters, mode='cosine', warmup_lr=0.0,
+                       step_epochs=(40, 60), step_factor=0.1):
+    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction).
+
+    Linear warm-up from ``warmup_lr`` to ``lr`` over ``warmup_epochs``, then ``mode``
+    (``'cosine'``, ``'step'``, ``'poly'``, power 2) from ``lr`` to 0 for the remaining epochs.
+    The schedule is driven by the optimizer's update counter.
+    """
+    from gluoncv.utils import LRScheduler, LRSequential
+    if epochs <= warmup_epochs:
+        raise ValueError('epochs (%d) must exceed warmup_epochs (%d)' % (epochs, warmup_epochs))
+    if mode not in ('cosine', 'step', 'poly', 'linear'):
+        raise ValueError("lr mode must be cosine, step, poly or linear, got %r" % (mode,))
+    schedulers = []
+    if warmup_epochs > 0:
+        schedulers.append(LRScheduler('linear', base_lr=warmup_lr, target_lr=lr,
+                                      nepochs=warmup_epochs, iters_per_epoch=iters))
+    schedulers.append(LRScheduler(mode, base_lr=lr, target_lr=0,
+                                  nepochs=epochs - warmup_epochs, iters_per_epoch=iters,
+                                  step_epoch=[e - warmup_epochs for e in step_epochs],
+                                  step_factor=step_factor, power=2))
+    return LRSequential(schedulers)
+
+
+def disable_bias_bn_wd(net):
+    """``wd_mult = 0`` for BN gamma/beta and every bias (the original's ``--no-wd``); returns the
+    names changed."""
+    params = net.collect_params('.*beta|.*gamma|.*bias')
+    for param in params.values():
+        param.wd_mult = 0.0
+    return sorted(params.keys())
+
+
+class ImageNetTargets(object):
+    """Batch transform of the original: mixup and/or label smoothing, then the cast to ``dtype``.
+
+    A ``batch_transform(data_list, label_list, epoch)`` hook for :func:`gluon_aff.training.fit`.
+    With mixup, one ``lam ~ Beta(alpha, alpha)`` (NumPy RNG) is drawn per batch and every device
+    slice ``X`` becomes ``lam * X + (1 - lam) * X[::-1]``; targets are
+    ``lam * onehot_eta(y) + (1 - lam) * onehot_eta(y[::-1])`` with ``onehot_eta`` the smoothed
+    one-hot (``1 - eta + eta / classes`` on the label, ``eta / classes`` elsewhere). In the last
+    ``mixup_off_epochs`` epochs ``lam = 1`` (a Beta draw still happens, as in the original).
+    Without mixup and without smoothing the hard labels are returned (sparse loss).
+
+    Parameters
+    ----------
+    classes : int
+    epochs : int
+        Total epochs of the run (for the mixup switch-off).
+    mixup : bool
+    mixup_alpha : float
+    mixup_off_epochs : int
+    label_smoothing : float
+        ``eta``; 0 disables it.
+    dtype : str
+        Data and targets are cast to it (the original computes the loss in this dtype).
+    """
+
+    def __init__(self, classes, epochs, mixup=True, mixup_alpha=0.2, mixup_off_epochs=0,
+                 label_smoothing=0.1, dtype='float32'):
+        if classes < 2:
+            raise ValueError('classes must be >= 2, got %r' % (classes,))
+        if mixup and mixup_alpha <= 0:
+            raise ValueError('mixup_alpha must be positive, got %r' % (mixup_alpha,))
+        if not 0 <= label_smoothing < 1:
+            raise ValueError('label_smoothing must be in [0, 1), got %r' % (label_smoothing,))
+        self.classes, self.epochs = classes, epochs
+        self.mixup, self.alpha, self.off = mixup, mixup_alpha, mixup_off_epochs
+        self.eta, self.dtype = label_smoothing, dtype
+
+    @property
+    def sparse_label(self):
+        """Whether the targets are class indices (no mixup, no smoothing)."""
+        return not (self.mixup or self.eta > 0)
+
+    def _onehot(self, label):
+        eta = self.eta
+        return label.one_hot(self.classes, on_value=1 - eta + eta / self.classes,
+                             off_value=eta / self.classes)
+
+    def __call__(self, data, labels, epoch):
+        if self.mixup:
+            lam = float(np.random.beta(self.alpha, self.alpha))
+            if epoch >= self.epochs - self.off:
+                lam = 1.0
+            data = [lam * x + (1 - lam) * x[::-1] for x in data]
+            targets = [lam * self._onehot(y) + (1 - lam) * self._onehot(y[::-1])
+                       for y in labels]
+        elif self.eta > 0:
+            targets = [self._onehot(y) for y in labels]
+        else:
+            targets = labels
+        data = [x.astype(self.dtype, copy=False) for x in data]
+        targets = [y.astype(self.dtype, copy=False) for y in targets]
+        return data, targets
+
+
+def enable_amp(target_dtype='float16'):
+    """Switch on ``mxnet.contrib.amp``; must run *before* the network is built."""
+    from mxnet.contrib import amp
+    amp.init(target_dtype=target_dtype)
+    return amp
+
+
+class AMPScaledLoss(object):
+    """Loss wrapper applying AMP's dynamic loss scale (``amp.scale_loss`` without a ``with``).
+
+    :func:`gluon_aff.training.fit` calls ``loss_fn(output, target)`` inside ``autograd.record``
+    and has no loss-scaling hook, so the scale is applied here and undone in the gradient by
+    ``amp.init_trainer`` (``trainer._scale = original / loss_scale``). The per-batch loss the
+    engine logs is therefore multiplied by the current loss scale (``loss_scale`` below).
+    """
+
+    def __init__(self, loss_fn, trainer):
+        if not hasattr(trainer, '_amp_loss_scaler'):
+            raise ValueError('call amp.init_trainer(trainer) before wrapping the loss')
+        self.loss_fn, self.trainer = loss_fn, trainer
+
+    @property
+    def loss_scale(self):
+        return self.trainer._amp_loss_scaler.loss_scale
+
+    def __call__(self, output, target):
+        scale = self.loss_scale
+        self.trainer._scale = self.trainer._amp_original_scale / scale
+        return self.loss_fn(output, target) * scale
+
+
+def create_kvstore(name):
+    """``(kvstore, rank, num_workers)``. ``name`` is ``'device'``, ``'local'``, ``'dist_sync'``,
+    ``'dist_device_sync'``, ``'dist_async'`` or ``'horovod'``; dist types need the DMLC_* env
+    variables of a launcher (``scripts/launch_dist.py``, ``tools/launch.py`` of MXNet)."""
+    if name == 'horovod':
+        try:
+            import horovod.mxnet as hvd
+        except ImportError:
+            raise ValueError("kvstore 'horovod' needs horovod built with MXNet support "
+                             "(HOROVOD_WITH_MXNET=1 pip install horovod)")
+        hvd.init()
+        return 'horovod', hvd.rank(), hvd.size()
+    if name.startswith('dist'):
+        if 'DMLC_ROLE' not in os.environ:
+            raise ValueError('kvstore %r needs a distributed launch: DMLC_ROLE, '
+                             'DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and '
+                             'DMLC_NUM_WORKER are not set (see docs/imagenet.md)' % name)
+        kv = mx.kv.create(name)
+        return kv, kv.rank, kv.num_workers
+    if name not in ('device', 'local', 'nccl'):
+        raise ValueError('unknown kvstore %r' % (name,))
+    return name, 0, 1
+
+
+class ServerSideTrainer(gluon.Trainer):
+    """A :class:`gluon.Trainer` for ``update_on_kvstore=True`` on a distributed kvstore.
+
+    The optimizer (with its lr scheduler) and its states live on the servers there, and MXNet
+    cannot save them from a worker. ``save_states`` writes the number of updates done instead
+    and ``load_states`` restores it into the optimizer before it is sent to the servers, so a
+    resumed run continues the lr schedule; momentum restarts from zero (documented).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super(ServerSideTrainer, self).__init__(*args, **kwargs)
+        self._steps_done = 0
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        super(ServerSideTrainer, self).step(batch_size, ignore_stale_grad)
+        self._steps_done += 1
+
+    def save_states(self, fname):
+        with open(fname, 'w') as f:
+            json.dump({'num_update': self._optimizer.begin_num_update + self._steps_done,
+                       'server_side': True}, f)
+
+    def load_states(self, fname):
+        with open(fname) as f:
+            state = json.load(f)
+        if self._kv_initialized:
+            raise RuntimeError('load_states must be called before the first step')
+        self._optimizer.begin_num_update = self._optimizer.num_update = int(state['num_update'])
+        self._steps_done = 0
+
+
+def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtype='float32',
+                 kvstore='device', num_workers=1, update_on_kvstore=None):
+    """The recipe's trainer. ``multi_precision`` for float16 weights (the original).
+
+    Gradients are averaged over the whole distributed batch: with a dist kvstore the servers sum
+    the workers' gradients, so ``rescale_grad`` starts at ``1 / num_workers`` and
+    ``trainer.step(worker_batch)`` then divides by the worker batch. ``update_on_kvstore=None``
+    keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`).
+    """
+    params = {'wd': wd, 'momentum': momentum, 'lr_scheduler': lr_scheduler,
+              'rescale_grad': 1.0 / num_workers}
+    if dtype != 'float32':
+        params['multi_precision'] = True
+    if kvstore == 'horovod':
+        import horovod.mxnet as hvd
+        params['rescale_grad'] = 1.0
+        hvd.broadcast_parameters(net.collect_params(), root_rank=0)
+        return hvd.DistributedTrainer(net.collect_params(), optimizer, params)
+    distributed = not isinstance(kvstore, str) and 'dist' in kvstore.type
+    cls = ServerSideTrainer if distributed and update_on_kvstore is not False else gluon.Trainer
+    return cls(net.collect_params(), optimizer, params, kvstore=kvstore,
+               update_on_kvstore=update_on_kvstore)
+
+
+class EpochIterator(object):
+    """Re-iterable view of an ``mx.io.DataIter``: every ``iter()`` resets it (one epoch)."""
+
+    def __init__(self, data_iter, num_batches=None):
+        self.data_iter, self.num_batches = data_iter, num_batches
+
+    def __iter__(self):
+        self.data_iter.reset()
+        return iter(self.data_iter)
+
+    def __len__(self):
+        if self.num_batches is None:
+            raise TypeError('length unknown')
+        return self.num_batches
+
+
+def prepare_net(net, ctx, dtype='float32', init='MSRAPrelu', no_wd=True, hybridize=True,
+                params=None):
+    """Cast, initialise (or load ``params``), set no-wd and hybridize as the original.
+
+    ``params``: a ``.params`` file (ours or open-aff's; keys match) loaded instead of the init.
+    """
+    net.cast(dtype)
+    if params:
+        if not os.path.isfile(params):
+            raise FileNotFoundError('parameter file not found: %s' % params)
+        net.load_parameters(params, ctx=ctx, cast_dtype=True, dtype_source='current')
+    else:
+        initializer = getattr(mx.init, init, None)
+        if initializer is None:
+            raise ValueError('unknown initializer %r' % (init,))
+        net.initialize(initializer(), ctx=ctx)
+    if no_wd:
+        disable_bias_bn_wd(net)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    return net
+
+
+def topk_errors(net, data, ctx, dtype='float32', batch_fn=None, ks=(1, 5)):
+    """Top-k errors of ``net`` on ``data`` (RecordIO iterator or loader) as ``{'top1_err': ..}``.
+
+    Padding of the last RecordIO batch is not counted (the original counted it).
+    """
+    from ..data.imagenet import split_batch
+    batch_fn = batch_fn or split_batch
+    metrics = [mx.metric.TopKAccuracy(k) if k > 1 else mx.metric.Accuracy() for k in ks]
+    if hasattr(data, 'reset'):
+        data.reset()
+    count = 0
+    for batch in data:
+        inputs, labels = batch_fn(batch, ctx, False)
+        outputs = [net(x.astype(dtype, copy=False)).astype('float32', copy=False)
+                   for x in inputs]
+        for metric in metrics:
+            metric.update(labels, outputs)
+        count += sum(x.shape[0] for x in inputs)
+    if count == 0:
+        raise ValueError('the validation data produced no sample')
+    out = {'top%d_err' % k: 1.0 - float(m.get()[1]) for k, m in zip(ks, metrics)}
+    out['num_samples'] = count
+    return out
