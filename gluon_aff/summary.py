@@ -46,8 +46,12 @@ TABLE7_FORMULAS = {
 }
 
 
-def default_input_shape(name):
-    """Input shape a zoo model is evaluated at: 32x32 for ``cifar_*`` models, 224x224 else."""
+def default_input_shape(name, net=None):
+    """Input shape a zoo model is evaluated at: ``net.input_size`` (an int, square input) when
+    the host declares one, else 32x32 for ``cifar_*`` models and 224x224 for the others."""
+    size = getattr(net, 'input_size', None)
+    if isinstance(size, int):
+        return (1, 3, size, size)
     return (1, 3, 32, 32) if name.lower().startswith('cifar_') else (1, 3, 224, 224)
 
 
@@ -168,8 +172,7 @@ def summarize(name_or_net, input_shape=None):
     """
     name, net = _as_net(name_or_net)
     if input_shape is None:
-        input_shape = default_input_shape(name) if isinstance(name_or_net, str) \
-            else (1, 3, 224, 224)
+        input_shape = default_input_shape(name if isinstance(name_or_net, str) else '', net)
     input_shape = _check_shape(input_shape)
     params_all, params_trainable = count_params(net, input_shape)
     result = dict(name=name, input_shape=input_shape, params_all=params_all,
@@ -241,9 +244,9 @@ def table7(channels=64, size=8):
 
 def format_table(rows):
     """Text table of :func:`summarize` results."""
-    lines = ['%-34s %12s %12s %14s %10s' % ('model', 'params', 'trainable', 'input', 'GMACs')]
+    lines = ['%-42s %12s %12s %14s %10s' % ('model', 'params', 'trainable', 'input', 'GMACs')]
     for r in rows:
-        lines.append('%-34s %12d %12d %14s %10.3f' % (
+        lines.append('%-42s %12d %12d %14s %10.3f' % (
             r['name'], r['params_all'], r['params_trainable'],
             'x'.join(str(s) for s in r['input_shape'][1:]), r['macs'] / 1e9))
     return '\n'.join(lines)
@@ -278,9 +281,7 @@ def main(argv=None):
         parser.error('give a model name or --all')
     rows = []
     for name in names:
-        shape = None
-        if args.input_size:
-            shape = default_input_shape(name)[:2] + (args.input_size, args.input_size)
+        shape = (1, 3, args.input_size, args.input_size) if args.input_size else None
         rows.append(summarize(name, shape))
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return 0
