@@ -1,0 +1,297 @@
+"""CIFAR recipes of the paper and of the final open-aff code, run through :func:`fit`.
+
+Two recipes (every value can be overridden):
+
+``final`` - the released open-aff ``train_cifar.py`` with the flags of its published runs:
+  NAG (momentum 0.9), lr 0.2, wd 1e-4 without decay on BN gamma/beta and biases (``--no-wd``),
+  640 epochs, 10 linear warm-up epochs from 0 then cosine to 0, mixup alpha 1 switched off for the
+  last 40 epochs, label smoothing 0.1, batch 128 per device, Xavier init.
+``paper`` - Table 2 + appendix: NAG (momentum 0.9), lr 0.2, batch 128, 400 epochs, wd 1e-4, step
+  decay x0.1 at epochs 300 and 350 (appendix), no warm-up, no mixup, no label smoothing. Init is
+  Xavier as the original code did; the paper's "Kaiming" is ``init='kaiming'``.
+
+Labels: 20 coarse super-classes by default (as the paper); the head has 100 outputs by default,
+because the original built a 100-way head for ``cifar100`` whatever the label set
+(``classes=20`` gives a 20-way head).
+
+Batch size: ``batch_size`` is the total over all devices; ``per_device_batch=True`` reproduces
+the original, where it was per device (total = batch_size x devices).
+
+Learning rate: a gluoncv ``LRSequential``/``LRScheduler`` handed to the optimizer, evaluated at
+the optimizer's update count (``num_update = epoch * iters_per_epoch + batch + 1``; the
+warm-up/cosine pair is built as in the original, the step schedule with ``offset=1`` so each
+decay starts exactly with the first batch of its epoch).
+"""
+import copy
+from dataclasses import asdict, dataclass, field, fields
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon, nd
+from gluoncv.utils import LRScheduler, LRSequential
+
+from ..model_zoo import get_cifar_resnet, get_cifar_resnext, get_model
+from .checkpoint import latest_checkpoint, seed_everything
+from .engine import as_context_list, check_batch_size, classification_validator, fit
+from .runlog import setup_logger
+
+__all__ = ['CIFARRecipe', 'RECIPES', 'get_recipe', 'build_lr_scheduler', 'build_cifar_model',
+           'MixupTransform', 'apply_no_wd', 'make_initializer', 'train_classifier',
+           'total_batch_size', 'per_class_accuracy', 'INITIALIZERS']
+
+
+@dataclass
+class CIFARRecipe(object):
+    """Every hyper-parameter of a CIFAR run (see the module docstring for the two presets)."""
+    name: str = 'final'
+    epochs: int = 640
+    batch_size: int = 128
+    per_device_batch: bool = True
+    lr: float = 0.2
+    optimizer: str = 'nag'
+    momentum: float = 0.9
+    wd: float = 1e-4
+    no_wd: bool = True
+    lr_mode: str = 'cosine'
+    warmup_epochs: int = 10
+    warmup_lr: float = 0.0
+    lr_decay: float = 0.1
+    lr_decay_epochs: tuple = ()
+    mixup: bool = True
+    mixup_alpha: float = 1.0
+    mixup_off_epochs: int = 40
+    label_smoothing: float = 0.1
+    init: str = 'xavier'
+    extra: dict = field(default_factory=dict)
+
+    def validate(self):
+        """Raise ``ValueError`` naming the first inconsistent value."""
+        if self.epochs <= 0 or self.batch_size <= 0 or self.lr < 0:
+            raise ValueError('epochs (%d), batch size (%d) and lr (%g) must be positive'
+                             % (self.epochs, self.batch_size, self.lr))
+        if self.lr_mode not in ('cosine', 'step'):
+            raise ValueError("lr_mode must be 'cosine' or 'step', got %r" % (self.lr_mode,))
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError('warmup_epochs %d must be in [0, epochs=%d)'
+                             % (self.warmup_epochs, self.epochs))
+        if self.init not in INITIALIZERS:
+            raise ValueError('init must be one of %s, got %r' % (sorted(INITIALIZERS), self.init))
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError('label_smoothing must be in [0, 1), got %r' % self.label_smoothing)
+        if self.mixup and self.mixup_alpha <= 0:
+            raise ValueError('mixup_alpha must be positive, got %r' % self.mixup_alpha)
+        return self
+
+
+RECIPES = {
+    'final': CIFARRecipe(),
+    'paper': CIFARRecipe(name='paper', epochs=400, no_wd=False, lr_mode='step', warmup_epochs=0,
+                         lr_decay_epochs=(300, 350), mixup=False, label_smoothing=0.0),
+}
+
+#: ``xavier`` = ``mx.init.Xavier()`` as the original; ``kaiming`` = He normal for ReLU (paper)
+INITIALIZERS = {'xavier': lambda: mx.init.Xavier(),
+                'kaiming': lambda: mx.init.MSRAPrelu(factor_type='in', slope=0.0)}
+
+
+def get_recipe(name, **overrides):
+    """A copy of recipe ``name`` (``'final'`` or ``'paper'``) with ``overrides`` (None = keep)."""
+    if name not in RECIPES:
+        raise ValueError('unknown recipe %r; choose one of %s' % (name, sorted(RECIPES)))
+    recipe = copy.deepcopy(RECIPES[name])
+    known = {f.name for f in fields(CIFARRecipe)}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ValueError('unknown recipe field %r' % key)
+        if value is not None:
+            setattr(recipe, key, tuple(value) if key == 'lr_decay_epochs' else value)
+    return recipe.validate()
+
+
+def make_initializer(name):
+    """The initializer called ``name`` in :data:`INITIALIZERS`."""
+    if name not in INITIALIZERS:
+        raise ValueError('unknown init %r; choose one of %s' % (name, sorted(INITIALIZERS)))
+    return INITIALIZERS[name]()
+
+
+def total_batch_size(batch_size, num_devices, per_device_batch):
+    """Total batch: ``batch_size * num_devices`` if per device, else ``batch_size`` (checked)."""
+    total = batch_size * num_devices if per_device_batch else batch_size
+    check_batch_size(total, num_devices)
+    return total
+
+
+def build_lr_scheduler(recipe, iters_per_epoch):
+    """The recipe's schedule as a gluoncv scheduler (see the module docstring for the counter).
+
+    ``cosine``: linear warm-up ``warmup_lr -> lr`` over ``warmup_epochs``, then cosine to 0 (the
+    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` per passed epoch in
+    ``lr_decay_epochs``, after an optional linear warm-up.
+    """
+    if iters_per_epoch <= 0:
+        raise ValueError('iters_per_epoch must be positive, got %d' % iters_per_epoch)
+    main_epochs = recipe.epochs - recipe.warmup_epochs
+    if recipe.lr_mode == 'cosine':
+        main = LRScheduler('cosine', base_lr=recipe.lr, target_lr=0, nepochs=main_epochs,
+                           iters_per_epoch=iters_per_epoch)
+    else:
+        main = LRScheduler('step', base_lr=recipe.lr, nepochs=main_epochs,
+                           iters_per_epoch=iters_per_epoch, step_factor=recipe.lr_decay,
+                           step_epoch=[e - recipe.warmup_epochs for e in recipe.lr_decay_epochs],
+                           offset=1)
+    if recipe.warmup_epochs == 0:
+        return main
+    warmup = LRScheduler('linear', base_lr=recipe.warmup_lr, target_lr=recipe.lr,
+                         nepochs=recipe.warmup_epochs, iters_per_epoch=iters_per_epoch)
+    return LRSequential([warmup, main])
+
+
+class MixupTransform(object):
+    """Batch transform for :func:`fit`: mixup and/or label smoothing, as the original.
+
+    Per device slice ``X`` with labels ``y``: ``lam ~ Beta(alpha, alpha)`` (one draw per batch,
+    NumPy RNG; ``lam = 1`` from epoch ``off_epoch`` on), inputs ``lam X + (1 - lam) X[::-1]`` and
+    targets ``lam s(y) + (1 - lam) s(y[::-1])`` where ``s`` is the one-hot vector smoothed to
+    ``1 - eta + eta / classes`` / ``eta / classes``.
+
+    Parameters
+    ----------
+    classes : int
+        Width of the target vectors (the head size).
+    alpha : float or None
+        Beta parameter; ``None`` disables mixup (label smoothing only).
+    off_epoch : int or None
+        First epoch trained without mixup (the original: ``epochs - mixup_off_epochs``).
+    smoothing : float, default 0.0
+        Label smoothing ``eta``.
+    """
+
+    def __init__(self, classes, alpha=None, off_epoch=None, smoothing=0.0):
+        self.classes, self.alpha, self.off_epoch, self.smoothing = classes, alpha, off_epoch, \
+            smoothing
+
+    def _targets(self, label):
+        eta = self.smoothing
+        return label.one_hot(self.classes, on_value=1 - eta + eta / self.classes,
+                             off_value=eta / self.classes)
+
+    def __call__(self, data, labels, epoch):
+        if self.alpha is None:
+            return data, [self._targets(y) for y in labels]
+        lam = float(np.random.beta(self.alpha, self.alpha))
+        if self.off_epoch is not None and epoch >= self.off_epoch:
+            lam = 1.0
+        data = [lam * x + (1 - lam) * x[::-1] for x in data]
+        targets = [lam * self._targets(y) + (1 - lam) * self._targets(y[::-1]) for y in labels]
+        return data, targets
+
+
+def apply_no_wd(net):
+    """Switch weight decay off for BN gamma/beta and every bias (the original ``--no-wd``)."""
+    for param in net.collect_params('.*beta|.*gamma|.*bias').values():
+        param.wd_mult = 0.0
+
+
+def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version='final',
+                      classes=100):
+    """A CIFAR network from a zoo name, or from host + fusion + blocks.
+
+    Parameters
+    ----------
+    model : str or None
+        A name of :func:`gluon_aff.get_model_list` (e.g. ``cifar_aff_resnet32``).
+    host : {'resnet', 'resnext'} or None
+        Used when ``model`` is None, with ``fusion`` (a fusion tag), ``blocks`` (per stage,
+        default 5 for resnet, 4 for resnext) and ``version`` (``final`` or ``paper``).
+    classes : int, default 100
+        Head size (100 as the original, even for the 20 coarse labels).
+    """
+    if (model is None) == (host is None):
+        raise ValueError('give either a zoo model name or a host (resnet/resnext), not %s'
+                         % ('both' if model else 'neither'))
+    if model is not None:
+        return get_model(model, classes=classes)
+    builders = {'resnet': (get_cifar_resnet, 5), 'resnext': (get_cifar_resnext, 4)}
+    if host not in builders:
+        raise ValueError("unknown host %r; choose 'resnet' or 'resnext'" % (host,))
+    builder, default_blocks = builders[host]
+    blocks = default_blocks if blocks is None else blocks
+    if blocks <= 0:
+        raise ValueError('blocks must be positive, got %d' % blocks)
+    return builder(fusion=fusion, blocks=blocks, version=version, classes=classes)
+
+
+def per_class_accuracy(net, data, num_classes, ctx=None):
+    """Top-1 accuracy per label over ``data``: ``(overall, counts, correct)`` numpy arrays."""
+    ctx = as_context_list(ctx)
+    counts = np.zeros(num_classes, dtype=np.int64)
+    correct = np.zeros(num_classes, dtype=np.int64)
+    for batch in data:
+        outputs = net(batch[0].as_in_context(ctx[0])).argmax(axis=1).asnumpy().astype(np.int64)
+        labels = batch[1].asnumpy().astype(np.int64)
+        np.add.at(counts, labels, 1)
+        np.add.at(correct, labels, outputs == labels)
+    return correct.sum() / max(counts.sum(), 1), counts, correct
+
+
+def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classes=None,
+                     seed=0, resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
+                     logger=None, progress=True, callbacks=()):
+    """Train an image classifier with ``recipe`` through :func:`fit`; return its result dict.
+
+    ``train_set``/``val_set`` hold ``(HWC uint8 image, label)`` pairs and are transformed with
+    the original CIFAR transforms. ``classes`` is the head size (for the mixup/smoothing
+    targets; default: the size of the net's output layer as built). The initialisation follows
+    ``recipe.init``; with ``resume`` the parameters, trainer states and epoch come from
+    ``save_dir/last``.
+    """
+    from ..data.cifar import cifar_transforms
+    ctx = as_context_list(ctx)
+    recipe.validate()
+    logger = logger or setup_logger(save_dir)
+    if resume and latest_checkpoint(save_dir) is None:
+        raise FileNotFoundError('cannot resume: %s holds no complete checkpoint (last.json)'
+                                % save_dir)
+    batch = total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
+    seed_everything(seed)
+    train_data = gluon.data.DataLoader(
+        train_set.transform_first(cifar_transforms(train=True)), batch_size=batch, shuffle=True,
+        last_batch='discard', num_workers=num_workers)
+    val_data = gluon.data.DataLoader(
+        val_set.transform_first(cifar_transforms(train=False)), batch_size=batch, shuffle=False,
+        num_workers=num_workers)
+    if len(train_data) == 0:
+        raise ValueError('the training set (%d images) is smaller than one batch (%d)'
+                         % (len(train_set), batch))
+
+    net.initialize(make_initializer(recipe.init), ctx=ctx, force_reinit=True)
+    if classes is None:
+        classes = net(nd.zeros((1, 3, 32, 32), ctx=ctx[0])).shape[1]
+    if hybridize:
+        net.hybridize()
+    if recipe.no_wd:
+        apply_no_wd(net)
+    scheduler = build_lr_scheduler(recipe, len(train_data))
+    params = {'wd': recipe.wd, 'lr_scheduler': scheduler}
+    if recipe.optimizer in ('nag', 'sgd'):
+        params['momentum'] = recipe.momentum
+    trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, params)
+
+    soft = recipe.mixup or recipe.label_smoothing > 0
+    transform = None
+    if soft:
+        transform = MixupTransform(
+            classes, alpha=recipe.mixup_alpha if recipe.mixup else None,
+            off_epoch=recipe.epochs - recipe.mixup_off_epochs, smoothing=recipe.label_smoothing)
+    info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(classes),
+                batch_size_total=batch, devices=len(ctx))
+    if not resume:
+        logger.info('recipe %s', asdict(recipe))
+        logger.info('total batch %d on %d device(s), %d iterations per epoch', batch, len(ctx),
+                    len(train_data))
+    return fit(net, trainer, train_data, recipe.epochs, save_dir, ctx=ctx,
+               loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=not soft),
+               val_fn=classification_validator(val_data), batch_transform=transform,
+               resume=resume, seed=seed, checkpoint_info=info, logger=logger,
+               progress=progress, callbacks=callbacks)
