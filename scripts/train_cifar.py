@@ -124,7 +124,10 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit('error: %s' % err)
     logger = setup_logger(save_dir)
-    info = {'argv': run_argv, 'model': name, 'labels': args.labels, 'data_dir': args.data_dir}
+    info = {'argv': run_argv, 'name': name, 'labels': args.labels, 'data_dir': args.data_dir,
+            'model_spec': {'model': args.model, 'host': args.host, 'fusion': args.fusion,
+                           'blocks': args.blocks, 'version': args.version,
+                           'classes': args.classes}}
     try:
         result = train_classifier(net, train_set, val_set, recipe, save_dir, ctx=ctx,
                                   classes=args.classes, seed=args.seed, resume=bool(args.resume),

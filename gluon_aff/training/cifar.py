@@ -37,7 +37,7 @@ from .runlog import setup_logger
 
 __all__ = ['CIFARRecipe', 'RECIPES', 'get_recipe', 'build_lr_scheduler', 'build_cifar_model',
            'MixupTransform', 'apply_no_wd', 'make_initializer', 'train_classifier',
-           'total_batch_size', 'per_class_accuracy', 'INITIALIZERS']
+           'total_batch_size', 'per_class_accuracy', 'INITIALIZERS', 'load_trained_model']
 
 
 @dataclass
@@ -220,6 +220,32 @@ def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version=
     if blocks <= 0:
         raise ValueError('blocks must be positive, got %d' % blocks)
     return builder(fusion=fusion, blocks=blocks, version=version, classes=classes)
+
+
+def load_trained_model(path, ctx=None):
+    """Rebuild and load a network saved by ``scripts/train_cifar.py``.
+
+    ``path`` is a checkpoint prefix (``runs/x/best``) or a run folder (its ``best``, else
+    ``last``). Returns ``(net, state)`` with the checkpoint's JSON state.
+    """
+    import json
+    import os
+    prefix = path
+    if os.path.isdir(path):
+        prefix = next((os.path.join(path, p) for p in ('best', 'last')
+                       if os.path.isfile(os.path.join(path, p + '.json'))), None)
+        if prefix is None:
+            raise FileNotFoundError('no checkpoint (best.json or last.json) in %s' % path)
+    if not os.path.isfile(prefix + '.json'):
+        raise FileNotFoundError('no checkpoint %s.json' % prefix)
+    with open(prefix + '.json') as f:
+        state = json.load(f)
+    spec = state.get('info', {}).get('model_spec')
+    if spec is None:
+        raise ValueError('%s.json does not say which model it holds (no info.model_spec)' % prefix)
+    net = build_cifar_model(**spec)
+    net.load_parameters(prefix + '.params', ctx=as_context_list(ctx))
+    return net, state
 
 
 def per_class_accuracy(net, data, num_classes, ctx=None):
