@@ -2,5 +2,4 @@
 measures each cell, and the report comparing them with our runs (``scripts/reproduce.py``)."""
 from .tables import *  # noqa: F401,F403
 from .plan import *  # noqa: F401,F403
-from .costs import *  # noqa: F401,F403
 from .report import *  # noqa: F401,F403

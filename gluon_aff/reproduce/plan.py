@@ -82,6 +82,8 @@ def training_command(run, seed, save_dir, data_dir=None, gpus=None, python='pyth
         argv += ['--labels', run.labels or 'coarse']
     if run.task in ('cifar', 'imagenet'):
         argv += ['--recipe', run.recipe]
+    if run.mixup:
+        argv += ['--mixup']
     if epochs is not None:
         argv += ['--epochs', str(int(epochs))]
     argv += ['--seed', str(int(seed)), '--gpus', gpus or DEFAULT_GPUS[run.task],

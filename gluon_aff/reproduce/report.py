@@ -20,7 +20,6 @@ import math
 import os
 
 from ..training import read_metrics
-from .costs import model_parameters, table7_analytic
 from .tables import (TRAINING_TABLES, load_openaff_logs, load_paper_tables, table_title,
                      training_cells)
 
@@ -122,6 +121,15 @@ def plot_run(results, name, path, metric_key):
     plt.close(fig)
 
 
+def model_parameters(name):
+    """Trainable parameters of zoo model ``name`` (the paper's Table 5 count, BatchNorm running
+    statistics excluded; the paper truncates to one decimal of millions)."""
+    from ..model_zoo import get_model
+    from ..summary import count_params, default_input_shape
+    net = get_model(name)
+    return count_params(net, default_input_shape(name, net))[1]
+
+
 def _fmt(value, digits=4):
     return '-' if value is None else ('%.*f' % (digits, value))
 
@@ -191,19 +199,32 @@ def build_report(runs_dir, seeds=(0,), tables=None, epochs=None, params=True, pl
     return sections
 
 
-def _table7_section():
+def _table7_section(channels=64, size=8):
+    """Table 7 with the ratios counted from blocks of this library (:func:`gluon_aff.summary.table7`).
+
+    Conv and AFF columns are in the paper's units (``C^2 HW``, multiplication and addition
+    counted separately, i.e. 2 x multiply-adds), ``C`` = block width, ``H x W`` = ``size^2``.
+    """
+    from ..summary import table7
     paper = load_paper_tables()['tables']['table7']['rows']
-    ours = table7_analytic()
-    header = ['ResBlock', 'Conv paper (C^2HW)', 'Conv ours', 'AFF paper (C^2HW)', 'AFF ours',
-              'Percent paper', 'Percent ours', 'Shortcut conv (not in paper)']
-    rows = [[p['label'], '%g' % p['conv_c2hw'], '%g' % ours[k]['conv_c2hw'], '%g' % p['aff_c2hw'],
-             '%g' % ours[k]['aff_c2hw'], '%.2f%%' % p['percent'], '%.2f%%' % ours[k]['percent'],
-             '%g' % ours[k]['shortcut_c2hw']] for k, p in paper.items()]
-    notes = ['Ours: computed from the layer shapes of our hosts (gluon_aff/reproduce/costs.py), '
-             'multiplications and additions counted separately as in the paper.',
-             'The paper\'s bottleneck conv FLOPs (51/52 C^2HW) are not reproduced by any count of '
-             'the v1b bottleneck layers (34 same / 42 doubling); its percentages are 4/51 and '
-             '4/52 of its own numbers.']
+    ours = table7(channels=channels, size=size)
+    unit = float(channels * channels * size * size)
+    key_of = {'basic_doubling': 'basic_doubling', 'basic_same': 'basic',
+              'bottleneck_doubling': 'bottleneck_doubling', 'bottleneck_same': 'bottleneck'}
+    header = ['ResBlock', 'Conv paper (C^2HW)', 'Conv counted', 'AFF paper (C^2HW)',
+              'AFF counted', 'Percent paper', 'Percent counted']
+    rows = []
+    for k, p in paper.items():
+        host, fusion = ours[key_of[k]]['counted_macs']
+        rows.append([p['label'], '%g' % p['conv_c2hw'], '%g' % (2 * host / unit),
+                     '%g' % p['aff_c2hw'], '%g' % (2 * fusion / unit), '%.2f%%' % p['percent'],
+                     '%.2f%%' % ours[key_of[k]]['percent_counted']])
+    notes = ['Counted: multiply-adds of the convolutions of one block built by this library '
+             '(gluon_aff.summary.table7, C = %d, H = W = %d; shortcut projection and the global '
+             'branch on the 1x1 map excluded), times 2.' % (channels, size),
+             'The basic-block rows match the paper exactly. The paper\'s bottleneck conv FLOPs '
+             '(51/52 C^2HW) cannot be obtained from a v1b bottleneck (1x1-3x3-1x1 convs: 34 C^2HW, '
+             '30 with a half-width input); its percentages are 4/51 and 4/52 of its own numbers.']
     return (load_paper_tables()['tables']['table7']['title'], header, rows, notes)
 
 

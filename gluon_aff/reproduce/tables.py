@@ -34,7 +34,7 @@ TRAINING_TABLES = ('table3', 'table4', 'table5', 'table6', 'released')
 _TASKS = ('cifar', 'imagenet', 'segmentation')
 
 
-class RunSpec(collections.namedtuple('RunSpec', 'task model recipe labels')):
+class RunSpec(collections.namedtuple('RunSpec', 'task model recipe labels mixup')):
     """One training configuration of this project (seed excluded).
 
     Attributes
@@ -47,8 +47,14 @@ class RunSpec(collections.namedtuple('RunSpec', 'task model recipe labels')):
         Training recipe (``paper``: the paper's Table 2; ``final``: the released open-aff code).
     labels : {'coarse', 'fine'} or None
         CIFAR-100 label set (``coarse``: the 20 super-classes the original code used).
+    mixup : bool
+        Add ``--mixup`` to a recipe without it (Table 6: the supplement trained its networks with
+        mixup, while the paper recipe of the other ablations has none).
     """
     __slots__ = ()
+
+    def __new__(cls, task, model, recipe, labels=None, mixup=False):
+        return super(RunSpec, cls).__new__(cls, task, model, recipe, labels, mixup)
 
     @property
     def epochs(self):
@@ -57,7 +63,8 @@ class RunSpec(collections.namedtuple('RunSpec', 'task model recipe labels')):
 
     def run_name(self, seed):
         """Directory name of this run with ``seed`` under the runs directory."""
-        parts = [self.model, self.recipe] + ([self.labels] if self.labels else [])
+        parts = [self.model, self.recipe] + ([self.labels] if self.labels else []) + (
+            ['mixup'] if self.mixup else [])
         return '-'.join(parts + ['s%d' % seed])
 
 
@@ -135,19 +142,22 @@ def table_title(table):
 
 
 def _ablation_cells(name, table):
-    """Cells of Tables 3, 4 and 6: rows x columns x b, trained with the paper recipe."""
+    """Cells of Tables 3, 4 and 6: rows x columns x b, trained with the paper recipe (Table 6
+    with mixup, as the supplement says)."""
     cells = []
+    mixup = name == 'table6'
     for row, row_data in table['rows'].items():
         for column, col in table['columns'].items():
             values = row_data[column]
             labels = 'coarse' if col['task'] == 'cifar' else None
             if isinstance(values, list):
                 for b, value in enumerate(values, 1):
-                    run = RunSpec(col['task'], model_name(col['host'], row, b), 'paper', labels)
+                    run = RunSpec(col['task'], model_name(col['host'], row, b), 'paper', labels,
+                                  mixup)
                     cells.append(Cell(name, row, column, b, '%s, %s, b = %d' % (
                         row_data['label'], col['label'], b), col['metric'], value, None, run))
             else:
-                run = RunSpec(col['task'], model_name(col['host'], row), 'paper', labels)
+                run = RunSpec(col['task'], model_name(col['host'], row), 'paper', labels, mixup)
                 cells.append(Cell(name, row, column, None, '%s, %s' % (
                     row_data['label'], col['label']), col['metric'], values, None, run))
     return cells
