@@ -1,0 +1,253 @@
+"""ImageNet training and evaluation runs built on :func:`gluon_aff.training.fit`.
+
+:func:`train_imagenet` wires the recipe (:mod:`gluon_aff.training.imagenet`), the input pipeline
+(:mod:`gluon_aff.data.imagenet`), devices / kvstore and the shared training loop;
+:func:`evaluate_imagenet` computes single-crop top-1 / top-5 errors of a checkpoint.
+``scripts/train_imagenet.py`` and ``scripts/eval_imagenet.py`` are thin command lines over them.
+"""
+import logging
+import os
+import shutil
+
+import mxnet as mx
+from mxnet import gluon
+
+from ..data import imagenet as imagenet_data
+from .checkpoint import atomic_write
+from .engine import fit
+from .imagenet import (AMPScaledLoss, EpochIterator, ImageNetTargets, build_lr_scheduler,
+                       create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
+                       prepare_net, resolve_batch, scaled_lr, topk_errors)
+from .runlog import read_metrics, setup_logger
+
+__all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'resolve_params_path',
+           'plot_curves', 'build_model']
+
+
+def parse_gpus(gpus):
+    """``'0,1'`` -> ``[gpu(0), gpu(1)]``; ``''`` / ``None`` -> ``[cpu()]``."""
+    if gpus is None or str(gpus).strip() in ('', '-1', 'cpu'):
+        return [mx.cpu()]
+    try:
+        ids = [int(g) for g in str(gpus).split(',') if g.strip()]
+    except ValueError:
+        raise ValueError('--gpus must be a comma-separated list of GPU ids, got %r' % (gpus,))
+    if not ids or min(ids) < 0:
+        raise ValueError('--gpus must list GPU ids >= 0, got %r' % (gpus,))
+    if len(set(ids)) != len(ids):
+        raise ValueError('--gpus lists a GPU twice: %r' % (gpus,))
+    available = mx.context.num_gpus()
+    if max(ids) >= available:
+        raise ValueError('--gpus %s asks for GPU %d but MXNet sees %d GPU(s) (CPU-only mxnet '
+                         'package? install mxnet-cu112)' % (gpus, max(ids), available))
+    return [mx.gpu(i) for i in ids]
+
+
+def build_model(model, classes=1000, **model_kwargs):
+    """``gluon_aff.get_model(model, classes=classes, **model_kwargs)``."""
+    from ..model_zoo import get_model
+    return get_model(model, classes=classes, **model_kwargs)
+
+
+def plot_curves(save_dir, filename='curves.png'):
+    """Plot loss, train accuracy and validation errors of ``save_dir/metrics.jsonl``."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = read_metrics(save_dir)
+    if not rows:
+        return None
+    epochs = [r['epoch'] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(epochs, [r.get('train_loss') for r in rows])
+    axes[0].set_title('train loss')
+    axes[1].plot(epochs, [r.get('lr') for r in rows])
+    axes[1].set_title('learning rate (end of epoch)')
+    for key in ('val_top1_err', 'val_top5_err'):
+        if any(key in r for r in rows):
+            axes[2].plot(epochs, [r.get(key, float('nan')) for r in rows], label=key)
+    axes[2].set_title('validation error')
+    axes[2].legend()
+    for ax in axes:
+        ax.set_xlabel('epoch')
+    fig.tight_layout()
+    path = os.path.join(save_dir, filename)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
+    plt.close(fig)
+    return path
+
+
+def _copy_checkpoint(src_prefix, dst_prefix):
+    for ext in ('.params', '.states', '.json'):  # .json last: marks the copy complete
+        if os.path.exists(src_prefix + ext):
+            atomic_write(dst_prefix + ext, lambda tmp, e=ext: shutil.copyfile(src_prefix + e, tmp))
+
+
+def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_idx=None,
+                   rec_val=None, rec_val_idx=None, data_dir=None, gpus=None, batch_size=None,
+                   per_device_batch=False, lr=None, epochs=None, warmup_epochs=None,
+                   mixup=None, mixup_alpha=None, mixup_off_epochs=None, label_smoothing=None,
+                   dtype=None, amp=False, kvstore='device', update_on_kvstore=None,
+                   data_threads=4, input_size=None, crop_ratio=None, classes=1000,
+                   model_kwargs=None, resume=False, seed=None, save_frequency=10,
+                   progress=True, hybridize=True, validate=True, logger=None, callbacks=()):
+    """Train an ImageNet model with a recipe of the original; returns :func:`fit`'s result.
+
+    Parameters (``None`` keeps the recipe's value)
+    ----------
+    model : str
+        Zoo name (``aff_resnet50``, ``iaff_resnext50_32x4d``, ``aff_resnet50_paper``...).
+    save_dir : str
+        Checkpoints (``last``, ``best``, ``epoch-NNNN`` every ``save_frequency`` epochs),
+        ``train.log``, ``metrics.jsonl`` and ``curves.png``.
+    recipe : {'final', 'paper'}
+    rec_train, rec_train_idx, rec_val, rec_val_idx : str
+        RecordIO input (the original's). Alternatively ``data_dir`` with ``train/`` and
+        ``val/`` image folders.
+    gpus : str
+        ``'0,1,2,3'``; empty: CPU.
+    batch_size : int
+        Total batch over all devices and workers (default 512), or per device with
+        ``per_device_batch=True`` (the original's semantics; default 128).
+    lr : float
+        The recipe lr for a total batch of 512; scaled linearly with the total batch unless
+        ``per_device_batch`` (see :mod:`gluon_aff.training.imagenet`).
+    dtype : {'float16', 'float32'}
+        float16: ``net.cast('float16')`` + ``multi_precision`` (the original's default).
+    amp : bool
+        Use ``mxnet.contrib.amp`` (float32 weights, float16 compute, dynamic loss scaling)
+        instead of the float16 cast.
+    kvstore : str
+        ``device`` (single machine), ``dist_sync``, ``dist_device_sync``, ``horovod``.
+    update_on_kvstore : bool or None
+        For dist kvstores: update on the servers (MXNet's default, ``None``/True) or on the
+        workers (False: full optimizer state in every checkpoint).
+    seed : int or None
+        Re-seeds every epoch (see :func:`fit`), RecordIO shuffling and augmentation included.
+    callbacks : list
+        Extra ``cb(epoch, row)`` called on every rank after each epoch.
+
+    Returns :func:`fit`'s dict plus ``net``, ``trainer``, ``rank`` and ``num_workers``.
+    """
+    rcp = get_recipe(recipe, lr=lr, epochs=epochs, warmup_epochs=warmup_epochs, mixup=mixup,
+                     mixup_alpha=mixup_alpha, mixup_off_epochs=mixup_off_epochs,
+                     label_smoothing=label_smoothing, dtype=dtype, input_size=input_size,
+                     crop_ratio=crop_ratio)
+    if amp and rcp['dtype'] != 'float32':
+        rcp['dtype'] = 'float32'  # AMP keeps float32 weights and casts inside the graph
+    kv, rank, num_workers = create_kvstore(kvstore)
+    ctx = parse_gpus(gpus)
+    if batch_size is None:
+        batch_size = rcp['ref_batch'] // 4 if per_device_batch else rcp['ref_batch']
+    total, worker_batch, _ = resolve_batch(batch_size, len(ctx), num_workers, per_device_batch)
+    lr_value = scaled_lr(rcp['lr'], total, rcp['ref_batch'], per_device_batch)
+    is_main = rank == 0
+    if logger is None:
+        logger = setup_logger(save_dir) if is_main else logging.getLogger('gluon_aff.worker')
+    size = rcp['input_size']
+
+    if rec_train:
+        num_samples = imagenet_data.check_record_file(rec_train, rec_train_idx)
+        train_data = EpochIterator(
+            lambda it_seed: imagenet_data.train_rec_iter(
+                rec_train, rec_train_idx, worker_batch, size, data_threads,
+                num_parts=num_workers, part_index=rank, seed=it_seed, check=False),
+            num_batches=-(-num_samples // total))
+        val_data = None
+        if validate and rec_val and is_main:
+            val_data = imagenet_data.val_rec_iter(rec_val, rec_val_idx, worker_batch, size,
+                                                  rcp['crop_ratio'], num_workers=data_threads)
+    elif data_dir:
+        train_data, val_data = imagenet_data.folder_loaders(
+            data_dir, worker_batch, size, rcp['crop_ratio'], data_threads,
+            val=validate and is_main)
+        num_samples = len(train_data._dataset)
+        if num_workers > 1:
+            raise ValueError('image-folder input is single-worker; use RecordIO (--rec-train) '
+                             'for distributed training')
+    else:
+        raise ValueError('give RecordIO files (rec_train/rec_train_idx) or an image folder '
+                         '(data_dir)')
+    iters = iters_per_epoch(num_samples, total)
+
+    if amp:
+        amp_module = enable_amp()
+    net = build_model(model, classes=classes, **(model_kwargs or {}))
+    prepare_net(net, ctx, rcp['dtype'], rcp['init'], rcp['no_wd'], hybridize)
+    scheduler = build_lr_scheduler(lr_value, rcp['epochs'], rcp['warmup_epochs'], iters,
+                                   rcp['lr_mode'], rcp['warmup_lr'])
+    trainer = make_trainer(net, scheduler, rcp['optimizer'], rcp['momentum'], rcp['wd'],
+                           rcp['dtype'], kv, num_workers, update_on_kvstore)
+    targets = ImageNetTargets(classes, rcp['epochs'], rcp['mixup'], rcp['mixup_alpha'],
+                              rcp['mixup_off_epochs'], rcp['label_smoothing'], rcp['dtype'])
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=targets.sparse_label)
+    if amp:
+        amp_module.init_trainer(trainer)
+        loss_fn = AMPScaledLoss(loss_fn, trainer)
+
+    def val_fn(net_, ctx_):
+        if val_data is None:
+            return {}
+        errs = topk_errors(net_, val_data, ctx_, rcp['dtype'])
+        return {'val_top1_err': errs['top1_err'], 'val_top5_err': errs['top5_err']}
+
+    def periodic(epoch, row):
+        if not is_main:
+            return
+        if save_frequency and (epoch + 1) % save_frequency == 0:
+            _copy_checkpoint(os.path.join(save_dir, 'last'),
+                             os.path.join(save_dir, 'epoch-%04d' % epoch))
+        plot_curves(save_dir)
+
+    info = dict(model=model, recipe=recipe, total_batch=total, worker_batch=worker_batch,
+                devices=len(ctx), workers=num_workers, lr=lr_value, iters_per_epoch=iters,
+                per_device_batch=per_device_batch, amp=bool(amp), kvstore=kvstore,
+                classes=classes, model_kwargs=model_kwargs or {},
+                recipe_values=rcp)
+    if is_main:
+        logger.info('ImageNet run: %s', info)
+    result = fit(net, trainer, train_data, rcp['epochs'], save_dir, ctx=ctx, loss_fn=loss_fn,
+                 val_fn=val_fn, batch_fn=imagenet_data.train_split_batch,
+                 batch_transform=targets, train_metric=mx.metric.Accuracy(), resume=resume,
+                 seed=seed, rank=rank, best_key='val_top1_err', best_mode='min',
+                 checkpoint_info=info, callbacks=[periodic] + list(callbacks), logger=logger,
+                 progress=progress and is_main)
+    result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
+    return result
+
+
+def resolve_params_path(path):
+    """A ``.params`` file from a file, a checkpoint prefix (``run/best``) or a run directory
+    (``best.params``, else ``last.params``)."""
+    path = os.path.expanduser(path)
+    if os.path.isdir(path):
+        for name in ('best.params', 'last.params'):
+            if os.path.isfile(os.path.join(path, name)):
+                return os.path.join(path, name)
+        raise FileNotFoundError('no best.params or last.params in %s' % path)
+    if os.path.isfile(path):
+        return path
+    if os.path.isfile(path + '.params'):
+        return path + '.params'
+    raise FileNotFoundError('parameter file not found: %s' % path)
+
+
+def evaluate_imagenet(model, params, rec_val, rec_val_idx, gpus=None, batch_size=100,
+                      input_size=224, crop_ratio=0.875, resize=None, dtype='float32',
+                      classes=1000, model_kwargs=None, data_threads=4, hybridize=True):
+    """Single-crop top-1 / top-5 errors of ``params`` on the validation RecordIO.
+
+    ``params``: our checkpoint (file, prefix or run directory) or an original open-aff
+    ``.params`` (same parameter names). ``batch_size`` is per device. ``resize`` defaults to ``ceil(input_size /
+    crop_ratio)`` (256 for 224). Returns ``{'top1_err', 'top5_err', 'num_samples'}``.
+    """
+    params = resolve_params_path(params)
+    ctx = parse_gpus(gpus)
+    if batch_size <= 0:
+        raise ValueError('batch size must be positive, got %d' % batch_size)
+    val_iter = imagenet_data.val_rec_iter(rec_val, rec_val_idx, batch_size * len(ctx),
+                                          input_size, crop_ratio, resize,
+                                          num_workers=data_threads)
+    net = build_model(model, classes=classes, **(model_kwargs or {}))
+    prepare_net(net, ctx, dtype, no_wd=False, hybridize=hybridize, params=params)
+    return topk_errors(net, val_iter, ctx, dtype)
