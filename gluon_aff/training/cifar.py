@@ -263,14 +263,14 @@ def per_class_accuracy(net, data, num_classes, ctx=None):
 
 def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classes=None,
                      seed=0, resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
-                     logger=None, progress=True, callbacks=()):
+                     logger=None, progress=True, callbacks=(), transforms=None):
     """Train an image classifier with ``recipe`` through :func:`fit`; return its result dict.
 
     ``train_set``/``val_set`` hold ``(HWC uint8 image, label)`` pairs and are transformed with
     the original CIFAR transforms. ``classes`` is the head size (for the mixup/smoothing
     targets; default: the size of the net's output layer as built). The initialisation follows
     ``recipe.init``; with ``resume`` the parameters, trainer states and epoch come from
-    ``save_dir/last``.
+    ``save_dir/last``. ``transforms`` = ``(train, val)`` replaces the CIFAR transforms.
     """
     from ..data.cifar import cifar_transforms
     ctx = as_context_list(ctx)
@@ -281,11 +281,12 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
                                 % save_dir)
     batch = total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
     seed_everything(seed)
+    train_tf, val_tf = transforms or (cifar_transforms(train=True), cifar_transforms(train=False))
     train_data = gluon.data.DataLoader(
-        train_set.transform_first(cifar_transforms(train=True)), batch_size=batch, shuffle=True,
+        train_set.transform_first(train_tf), batch_size=batch, shuffle=True,
         last_batch='discard', num_workers=num_workers)
     val_data = gluon.data.DataLoader(
-        val_set.transform_first(cifar_transforms(train=False)), batch_size=batch, shuffle=False,
+        val_set.transform_first(val_tf), batch_size=batch, shuffle=False,
         num_workers=num_workers)
     if len(train_data) == 0:
         raise ValueError('the training set (%d images) is smaller than one batch (%d)'
