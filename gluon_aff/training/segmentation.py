@@ -1,0 +1,232 @@
+"""StopSign segmentation recipe (paper Table 2 + appendix), run through :func:`~.engine.fit`.
+
+Table 2: ResNet-20-b + FPN, AdaGrad, lr 0.01, poly schedule, 300 epochs, batch 32, Kaiming
+init; appendix: cross-entropy loss, mIoU as the evaluation metric. What the paper does not state
+comes from GluonCV's segmentation recipe, the code base the authors built on: poly power 0.9,
+weight decay 1e-4, ``SoftmaxCrossEntropyLoss`` with ignore label -1, ``SegmentationMetric``
+(pixel accuracy and mIoU over both classes), joint augmentation with ``base_size=520`` /
+``crop_size=480`` and ImageNet mean/std normalisation. ``docs/segmentation.md`` lists them.
+
+The epoch loop, checkpoints, resume, metrics file and NaN guard are the shared engine's; this
+module supplies the recipe, the metric adapter (:class:`SegmentationScores`), the validator and
+the plotting/overlay helpers of the scripts.
+"""
+import logging
+import os
+from dataclasses import asdict, dataclass
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+from mxnet.gluon.data.vision import transforms
+from gluoncv.loss import SoftmaxCrossEntropyLoss
+from gluoncv.utils import LRScheduler
+from gluoncv.utils.metrics import SegmentationMetric
+
+from .checkpoint import latest_checkpoint, load_checkpoint, seed_everything
+from .engine import as_context_list, check_batch_size, fit, split_batch
+from .runlog import read_metrics, setup_logger
+
+__all__ = ['SegmentationRecipe', 'SegmentationScores', 'segmentation_validator',
+           'evaluate_segmentation', 'image_transform', 'build_poly_scheduler',
+           'train_segmentation', 'plot_curves', 'overlay', 'load_segmentation_net', 'MEAN', 'STD', 'INITIALIZERS']
+
+#: ImageNet statistics, GluonCV's segmentation normalisation
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+#: ``kaiming`` = He normal for ReLU (Table 2); ``xavier`` as the CIFAR code of the original
+INITIALIZERS = {'kaiming': lambda: mx.init.MSRAPrelu(factor_type='in', slope=0.0),
+                'xavier': lambda: mx.init.Xavier()}
+
+
+@dataclass
+class SegmentationRecipe(object):
+    """Hyper-parameters of a StopSign run (defaults: Table 2 + GluonCV's unstated values)."""
+    epochs: int = 300
+    batch_size: int = 32
+    lr: float = 0.01
+    optimizer: str = 'adagrad'
+    lr_mode: str = 'poly'
+    power: float = 0.9
+    wd: float = 1e-4
+    init: str = 'kaiming'
+    base_size: int = 520
+    crop_size: int = 480
+
+    def validate(self):
+        """Raise ``ValueError`` naming the first inconsistent value."""
+        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
+            raise ValueError('epochs (%d), batch size (%d) and lr (%g) must be positive'
+                             % (self.epochs, self.batch_size, self.lr))
+        if self.lr_mode not in ('poly', 'constant', 'cosine'):
+            raise ValueError("lr_mode must be 'poly', 'constant' or 'cosine', got %r"
+                             % (self.lr_mode,))
+        if self.init not in INITIALIZERS:
+            raise ValueError('init must be one of %s, got %r' % (sorted(INITIALIZERS), self.init))
+        if self.crop_size <= 0 or self.base_size <= 0:
+            raise ValueError('base_size (%d) and crop_size (%d) must be positive'
+                             % (self.base_size, self.crop_size))
+        return self
+
+
+class SegmentationScores(mx.metric.EvalMetric):
+    """GluonCV's :class:`SegmentationMetric` as an ``EvalMetric`` with named outputs.
+
+    ``get()`` returns ``(['pixacc', 'miou'], [pixel accuracy, mean IoU])``; labels ``-1`` are
+    ignored. ``iou()`` gives the per-class IoU (index 1 = stop sign for StopSign).
+    """
+
+    def __init__(self, nclass, name='segmentation'):
+        self.scores = SegmentationMetric(nclass)
+        super(SegmentationScores, self).__init__(name)
+
+    def update(self, labels, preds):
+        self.scores.update(labels, preds)
+
+    def reset(self):
+        if hasattr(self, 'scores'):
+            self.scores.reset()
+
+    def get(self):
+        pixacc, miou = self.scores.get()
+        return ['pixacc', 'miou'], [float(pixacc), float(miou)]
+
+    def iou(self):
+        """Per-class IoU as a numpy array."""
+        s = self.scores
+        return np.asarray(1.0 * s.total_inter / (np.spacing(1) + s.total_union), dtype=float)
+
+
+def evaluate_segmentation(net, data, nclass, ctx=None):
+    """``{'pixacc', 'miou', 'iou'}`` of ``net`` on ``data`` (batches of ``(image, mask)``)."""
+    ctx = as_context_list(ctx)
+    metric = SegmentationScores(nclass)
+    for batch in data:
+        inputs, labels = split_batch(batch, ctx, False)
+        metric.update(labels, [net(x) for x in inputs])
+    _, (pixacc, miou) = metric.get()
+    return {'pixacc': pixacc, 'miou': miou, 'iou': metric.iou().tolist()}
+
+
+def segmentation_validator(val_data, nclass, prefix='val_'):
+    """A ``val_fn`` for :func:`fit`: ``{prefix+'pixacc', prefix+'miou'}`` (mIoU = the paper's
+    reported metric)."""
+    def val_fn(net, ctx):
+        scores = evaluate_segmentation(net, val_data, nclass, ctx)
+        return {prefix + 'pixacc': scores['pixacc'], prefix + 'miou': scores['miou']}
+    return val_fn
+
+
+def image_transform():
+    """``ToTensor`` + ImageNet ``Normalize`` applied after the joint transforms."""
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+
+
+def build_poly_scheduler(recipe, iters_per_epoch):
+    """GluonCV ``LRScheduler`` of ``recipe`` over ``epochs * iters_per_epoch`` updates."""
+    return LRScheduler(recipe.lr_mode, base_lr=recipe.lr, nepochs=recipe.epochs,
+                       iters_per_epoch=iters_per_epoch, power=recipe.power)
+
+
+def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed=0,
+                       resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
+                       logger=None, progress=True, callbacks=()):
+    """Train a segmentation ``net`` with ``recipe`` through :func:`fit`; return its result dict.
+
+    ``train_set``/``val_set`` yield ``(HWC uint8 image, int32 mask)`` (e.g.
+    :class:`~gluon_aff.data.stopsign.StopSignSegmentation` in ``'train'``/``'val'`` mode); the
+    image transform is :func:`image_transform`. ``recipe.batch_size`` is the total over ``ctx``.
+    The best checkpoint follows ``val_miou``.
+    """
+    ctx = as_context_list(ctx)
+    recipe.validate()
+    logger = logger or setup_logger(save_dir)
+    if resume and latest_checkpoint(save_dir) is None:
+        raise FileNotFoundError('cannot resume: %s holds no complete checkpoint (last.json)'
+                                % save_dir)
+    check_batch_size(recipe.batch_size, len(ctx))
+    nclass = getattr(train_set, 'num_class', None) or 2
+    seed_everything(seed)
+    train_data = gluon.data.DataLoader(
+        train_set.transform_first(image_transform()), batch_size=recipe.batch_size,
+        shuffle=True, last_batch='discard', num_workers=num_workers)
+    val_data = gluon.data.DataLoader(
+        val_set.transform_first(image_transform()), batch_size=recipe.batch_size,
+        shuffle=False, num_workers=num_workers)
+    if len(train_data) == 0:
+        raise ValueError('the training set (%d images) is smaller than one batch (%d)'
+                         % (len(train_set), recipe.batch_size))
+    net.initialize(INITIALIZERS[recipe.init](), ctx=ctx, force_reinit=True)
+    if hybridize:
+        net.hybridize()
+    params = {'wd': recipe.wd, 'lr_scheduler': build_poly_scheduler(recipe, len(train_data))}
+    if recipe.optimizer in ('sgd', 'nag'):
+        params['momentum'] = 0.9
+    trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, params)
+    info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(nclass),
+                devices=len(ctx))
+    if not resume:
+        logger.info('recipe %s', asdict(recipe))
+    return fit(net, trainer, train_data, recipe.epochs, save_dir, ctx=ctx,
+               loss_fn=SoftmaxCrossEntropyLoss(ignore_label=-1),
+               val_fn=segmentation_validator(val_data, nclass),
+               train_metric=SegmentationScores(nclass), resume=resume, seed=seed,
+               best_key='val_miou', best_mode='max', checkpoint_info=info,
+               logger=logger or logging.getLogger('gluon_aff'), progress=progress,
+               callbacks=callbacks)
+
+
+def plot_curves(save_dir, filename='curves.png'):
+    """Plot loss, pixel accuracy and mIoU per epoch from ``save_dir/metrics.jsonl``; return the
+    PNG path."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = read_metrics(save_dir)
+    if not rows:
+        raise ValueError('no epoch in %s' % os.path.join(save_dir, 'metrics.jsonl'))
+    epochs = [r['epoch'] + 1 for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, keys, title in ((axes[0], ('train_loss',), 'loss'),
+                            (axes[1], ('train_pixacc', 'val_pixacc'), 'pixel accuracy'),
+                            (axes[2], ('train_miou', 'val_miou'), 'mIoU')):
+        for key in keys:
+            if key in rows[0]:
+                ax.plot(epochs, [r.get(key, np.nan) for r in rows], label=key)
+        ax.set_xlabel('epoch')
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(save_dir, filename)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def overlay(image, prediction, color=(255, 0, 0), alpha=0.5):
+    """Blend ``color`` over the pixels of ``image`` (HWC uint8) where ``prediction`` is 1."""
+    image = np.asarray(image, dtype=np.float32)
+    pred = np.asarray(prediction) == 1
+    out = image.copy()
+    out[pred] = (1 - alpha) * image[pred] + alpha * np.asarray(color, np.float32)
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def load_segmentation_net(prefix, ctx=None):
+    """Rebuild the network of a checkpoint written by :func:`train_segmentation` (model name,
+    form, upsampling and classes are read from ``{prefix}.json``) and load its parameters."""
+    import json
+    from ..model_zoo import get_model
+    meta = prefix + '.json'
+    if not os.path.isfile(meta):
+        raise FileNotFoundError('no complete checkpoint at %s (missing %s)' % (prefix, meta))
+    with open(meta) as f:
+        info = json.load(f).get('info', {})
+    if 'model' not in info:
+        raise ValueError('%s does not name its model (info.model); was it written by '
+                         'train_segmentation?' % meta)
+    extra = {k: info[k] for k in ('form', 'upsample') if k in info}
+    extra.update(info.get('model_kwargs', {}))
+    net = get_model(info['model'], classes=info.get('classes', 2), **extra)
+    load_checkpoint(prefix, net, None, ctx=as_context_list(ctx), restore_rng=False)
+    return net
