@@ -37,10 +37,10 @@ def main(argv=None):
     args = parse_args(argv)
     ctx = [mx.gpu(int(i)) for i in args.gpus.split(',') if i.strip()] or [mx.cpu()]
     data_set = StopSignSegmentation(args.data_dir, args.split, mode=args.mode,
-                                    crop_size=args.crop_size)
+                                    transform=image_transform(), crop_size=args.crop_size)
     net = load_segmentation_net(args.checkpoint, ctx)
     batch = args.batch_size if args.mode == 'val' else 1
-    data = gluon.data.DataLoader(data_set.transform_first(image_transform()), batch_size=batch)
+    data = gluon.data.DataLoader(data_set, batch_size=batch)
     scores = evaluate_segmentation(net, data, data_set.num_class, ctx)
     print(json.dumps(scores, indent=1))
     return 0

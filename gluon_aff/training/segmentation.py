@@ -134,7 +134,8 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
 
     ``train_set``/``val_set`` yield ``(HWC uint8 image, int32 mask)`` (e.g.
     :class:`~gluon_aff.data.stopsign.StopSignSegmentation` in ``'train'``/``'val'`` mode); the
-    image transform is :func:`image_transform`. ``recipe.batch_size`` is the total over ``ctx``.
+    image transform is :func:`image_transform` where the data set has none (set on the data set,
+    as GluonCV's segmentation data sets hold it). ``recipe.batch_size`` is the total over ``ctx``.
     The best checkpoint follows ``val_miou``.
     """
     ctx = as_context_list(ctx)
@@ -146,12 +147,13 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
     check_batch_size(recipe.batch_size, len(ctx))
     nclass = getattr(train_set, 'num_class', None) or 2
     seed_everything(seed)
-    train_data = gluon.data.DataLoader(
-        train_set.transform_first(image_transform()), batch_size=recipe.batch_size,
-        shuffle=True, last_batch='discard', num_workers=num_workers)
-    val_data = gluon.data.DataLoader(
-        val_set.transform_first(image_transform()), batch_size=recipe.batch_size,
-        shuffle=False, num_workers=num_workers)
+    for data_set in (train_set, val_set):  # GluonCV data sets hold their image transform
+        if getattr(data_set, 'transform', None) is None:
+            data_set.transform = image_transform()
+    train_data = gluon.data.DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True,
+                                       last_batch='discard', num_workers=num_workers)
+    val_data = gluon.data.DataLoader(val_set, batch_size=recipe.batch_size, shuffle=False,
+                                     num_workers=num_workers)
     if len(train_data) == 0:
         raise ValueError('the training set (%d images) is smaller than one batch (%d)'
                          % (len(train_set), recipe.batch_size))

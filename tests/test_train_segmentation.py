@@ -1,0 +1,94 @@
+"""Segmentation metrics against hand-computed confusion matrices; a 1-epoch StopSign run of a
+tiny FPN on the generated COCO set, resume, curves, evaluation and overlay scripts."""
+import json
+import os
+import sys
+
+import numpy as np
+import mxnet as mx
+
+from gluon_aff import get_model
+from gluon_aff.data.stopsign import StopSignSegmentation, build_stopsign
+from gluon_aff.training import read_metrics
+from gluon_aff.training.segmentation import (SegmentationRecipe, SegmentationScores,
+                                             load_segmentation_net, overlay, plot_curves,
+                                             train_segmentation)
+from test_stopsign import make_tiny_coco
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts')
+
+
+def logits(pred):
+    """One-hot logits (N, 2, H, W) whose argmax is ``pred``."""
+    pred = np.asarray(pred)
+    return mx.nd.array(np.stack([pred == 0, pred == 1], axis=1).astype(np.float32))
+
+
+def test_scores_match_hand_confusion_matrix():
+    metric = SegmentationScores(2)
+    # batch 1: label -1 is ignored (its prediction 1 must not count)
+    metric.update(mx.nd.array([[[0, 1, 1], [-1, 0, 1]]]), logits([[[0, 1, 0], [1, 1, 1]]]))
+    # confusion (rows gt, cols pred): [[1, 1], [1, 2]] -> pixacc 3/5, IoU 1/3 and 2/4
+    names, values = metric.get()
+    assert names == ['pixacc', 'miou']
+    np.testing.assert_allclose(values, [3 / 5, (1 / 3 + 2 / 4) / 2])
+    # batch 2 accumulates: gt [[1, 1]], pred [[1, 0]] -> confusion [[1, 1], [2, 3]]
+    metric.update(mx.nd.array([[[1, 1]]]), logits([[[1, 0]]]))
+    np.testing.assert_allclose(metric.get()[1], [4 / 7, (1 / 4 + 3 / 6) / 2])
+    np.testing.assert_allclose(metric.iou(), [1 / 4, 3 / 6])
+    metric.reset()
+    metric.update(mx.nd.array([[[1, 0]]]), logits([[[1, 0]]]))
+    np.testing.assert_allclose(metric.get()[1], [1.0, 1.0])
+
+
+def test_overlay_blends_only_predicted_pixels():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    out = overlay(image, np.array([[1, 0], [0, 1]]), color=(200, 0, 0), alpha=0.5)
+    assert out[0, 0].tolist() == [150, 50, 50] and out[0, 1].tolist() == [100, 100, 100]
+
+
+def test_one_epoch_run_resume_and_scripts(tmp_path, monkeypatch):
+    coco = str(tmp_path / 'coco')
+    make_tiny_coco(coco)
+    data = str(tmp_path / 'stopsign')
+    build_stopsign(coco, data, min_foreground=0)
+    sizes = dict(base_size=16, crop_size=16)
+    train_set = StopSignSegmentation(data, 'train', **sizes)
+    val_set = StopSignSegmentation(data, 'val', **sizes)
+    recipe = SegmentationRecipe(epochs=1, batch_size=2, **sizes)
+    run = str(tmp_path / 'run')
+
+    def tiny_net():
+        return get_model('fpn_aff_resnet_b1', channels=[8, 8, 16, 32])
+    result = train_segmentation(tiny_net(), train_set, val_set, recipe, run, progress=False,
+                                checkpoint_info={'model': 'fpn_aff_resnet_b1',
+                                                 'model_kwargs': {'channels': [8, 8, 16, 32]}})
+    rows = read_metrics(run)
+    assert [r['epoch'] for r in rows] == [0]
+    for key in ('train_loss', 'train_pixacc', 'train_miou', 'val_pixacc', 'val_miou', 'lr'):
+        assert np.isfinite(rows[0][key]), key
+    assert 0 <= rows[0]['val_miou'] <= 1 and result['best'] == rows[0]['val_miou']
+    for name in ('last', 'best'):
+        assert os.path.isfile(os.path.join(run, name + '.json'))
+    assert os.path.getsize(plot_curves(run)) > 0
+    # resume to two epochs: one more row, same first row
+    recipe.epochs = 2
+    train_segmentation(tiny_net(), train_set, val_set, recipe, run, resume=True, progress=False,
+                       checkpoint_info={'model': 'fpn_aff_resnet_b1',
+                                        'model_kwargs': {'channels': [8, 8, 16, 32]}})
+    rows2 = read_metrics(run)
+    assert [r['epoch'] for r in rows2] == [0, 1] and rows2[0] == rows[0]
+    # the checkpoint rebuilds its network; eval and predict scripts run on it
+    net = load_segmentation_net(os.path.join(run, 'last'))
+    assert net(mx.nd.zeros((1, 3, 8, 8))).shape == (1, 2, 8, 8)
+    sys.path.insert(0, SCRIPTS)
+    import eval_segmentation
+    import predict_segmentation
+    assert eval_segmentation.main(['--data-dir', data, '--checkpoint', os.path.join(run, 'best'),
+                                   '--mode', 'testval']) == 0
+    out = str(tmp_path / 'overlays')
+    assert predict_segmentation.main(['--checkpoint', os.path.join(run, 'best'), '--images',
+                                      os.path.join(data, 'val', 'images'), '--out', out]) == 0
+    assert os.listdir(out) == ['000000000010.png']
+    with open(os.path.join(run, 'last.json')) as f:
+        assert json.load(f)['info']['recipe']['optimizer'] == 'adagrad'
