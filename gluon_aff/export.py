@@ -1,0 +1,103 @@
+"""Export zoo models for deployment: hybridized MXNet symbol + params, optionally ONNX.
+
+``export_model('aff_resnet50', 'out')`` writes ``out/aff_resnet50-symbol.json`` and
+``out/aff_resnet50-0000.params`` (``HybridBlock.export``), loadable with
+``mx.gluon.SymbolBlock.imports``; with ``onnx=True`` also ``out/aff_resnet50.onnx`` through
+``mx.onnx.export_model`` (needs the ``onnx`` package; 1.13.1 is the pinned version: MXNet 1.9.1
+exports at the installed onnx's highest opset, and onnx 1.14's opset 19 ``AveragePool`` is not
+implemented by onnxruntime 1.15).
+"""
+from __future__ import division
+
+import os
+
+__all__ = ['export_model', 'main']
+
+
+def _fill_fixed_gammas(net):
+    """Set the gamma of every ``BatchNorm(scale=False)`` (``fix_gamma``) to one.
+
+    MXNet's op ignores such a gamma, ONNX's ``BatchNormalization`` (as exported by MXNet 1.9.1)
+    applies it; with ones both compute the same. Checkpoints trained by Gluon already hold ones
+    there, files filled otherwise (e.g. the seeded manifests) do not.
+    """
+    import mxnet as mx
+
+    def visit(block):
+        if isinstance(block, mx.gluon.nn.BatchNorm) and block._kwargs.get('fix_gamma'):
+            gamma = block.gamma
+            gamma.set_data(mx.nd.ones(gamma.shape, dtype=gamma.dtype))
+    net.apply(visit)
+
+
+def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None):
+    """Hybridize and export zoo model ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Zoo name.
+    out_dir : str
+        Output folder (created).
+    params : str, optional
+        Weights to export: a gluon-aff or original open-aff ``.params`` file (any layout
+        :func:`gluon_aff.model_zoo.convert.load_original` reads). Default: Xavier-initialised.
+    input_shape : tuple, optional
+        ``(N, C, H, W)`` fixed in the ONNX graph; default the model's input size, batch 1.
+    onnx : bool, default False
+        Also write ``{name}.onnx``.
+
+    Returns
+    -------
+    dict
+        Paths: ``symbol``, ``params`` and (with ``onnx``) ``onnx``.
+    """
+    import mxnet as mx
+    import numpy as np
+    from .model_zoo import get_model
+    from .model_zoo.convert import load_original
+    from .summary import default_input_shape
+    ctx = ctx or mx.cpu()
+    net = get_model(name)
+    shape = tuple(input_shape) if input_shape else default_input_shape(name, net)
+    if params:
+        load_original(net, params, ctx=ctx, input_shape=shape)
+    else:
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+    net.hybridize()
+    net(mx.nd.zeros(shape, ctx=ctx))
+    _fill_fixed_gammas(net)
+    os.makedirs(out_dir, exist_ok=True)
+    prefix = os.path.join(out_dir, name)
+    net.export(prefix, epoch=0)
+    paths = dict(symbol=prefix + '-symbol.json', params=prefix + '-0000.params')
+    if onnx:
+        try:
+            import onnx as _onnx  # noqa: F401
+        except ImportError:
+            raise ImportError('ONNX export needs the onnx package: pip install onnx==1.13.1') \
+                from None
+        paths['onnx'] = mx.onnx.export_model(paths['symbol'], paths['params'], [shape],
+                                             np.float32, prefix + '.onnx')
+    return paths
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(description='Export a gluon-aff model (symbol/params, ONNX).')
+    parser.add_argument('model', help='zoo name, e.g. aff_resnet50')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--params', default=None,
+                        help='weights (.params of gluon-aff or of the original open-aff code)')
+    parser.add_argument('--input-size', type=int, default=None,
+                        help='square input size of the ONNX graph (default: model input size)')
+    parser.add_argument('--onnx', action='store_true', help='also write MODEL.onnx')
+    args = parser.parse_args(argv)
+    shape = (1, 3, args.input_size, args.input_size) if args.input_size else None
+    for kind, path in export_model(args.model, args.out, args.params, shape, args.onnx).items():
+        print('%-6s %s' % (kind, path))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
