@@ -169,3 +169,11 @@ def test_table5_params_counted_from_our_model_match_the_original():
     assert model_parameters('aff_resnet50') == load_manifest('aff_resnet50')['num_params_trainable']
     assert [c.original for c in training_cells(['table5']) if c.run] == [20.28, 20.28, 20.22,
                                                                           19.78]
+
+
+def test_every_planned_model_is_in_the_zoo():
+    import gluon_aff
+    import gluon_aff.model_zoo.fpn  # noqa: F401  (registers the FPN family)
+    import gluon_aff.model_zoo.inception  # noqa: F401  (registers the Inception family)
+    missing = {e.run.model for e in make_plan()} - set(gluon_aff.get_model_list())
+    assert not missing
