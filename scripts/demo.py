@@ -35,8 +35,8 @@ def main(argv=None):
     tic = time.time()
     train_set, val_set = digits_datasets(val_fraction=0.25, seed=args.seed)
     # the final recipe shortened: 1 warm-up epoch, cosine, label smoothing, no mixup
-    recipe = get_recipe('final', epochs=args.epochs, warmup_epochs=1, batch_size=args.batch_size,
-                        lr=args.lr, mixup=False)
+    recipe = get_recipe('final', epochs=args.epochs, warmup_epochs=min(1, args.epochs - 1),
+                        batch_size=args.batch_size, lr=args.lr, mixup=False)
     net = get_cifar_resnet(args.fusion, blocks=1, version='paper', classes=DIGIT_CLASSES)
     logger = setup_logger(args.save_dir)
     logger.info('digits: %d train / %d val images, 32x32x3, %d classes', len(train_set),
