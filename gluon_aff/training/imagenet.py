@@ -367,12 +367,12 @@ def topk_errors(net, data, ctx, dtype='float32', batch_fn=None, ks=(1, 5)):
 
     A sample is right at ``k`` if its label is among the ``k`` highest scores (``k`` at or above
     the number of classes: always right). Padding of the last RecordIO batch is not counted
-    (the original counted it).
+    (the original counted it). Give a *fresh* RecordIO iterator (or an :class:`EpochIterator`):
+    ``reset()`` makes ``mx.io.ImageRecordIter`` skip the samples it used as padding, and a
+    ``reset()`` right after creation races with its prefetcher (batches lost at random).
     """
     from ..data.imagenet import split_batch
     batch_fn = batch_fn or split_batch
-    if hasattr(data, 'reset'):
-        data.reset()
     correct = dict((k, 0) for k in ks)
     count = 0
     for batch in data:

@@ -13,7 +13,7 @@ import mxnet as mx
 from mxnet import gluon
 
 from ..data import imagenet as imagenet_data
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, seed_everything
 from .engine import fit
 from .imagenet import (AMPScaledLoss, EpochIterator, ImageNetTargets, build_lr_scheduler,
                        create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
@@ -155,8 +155,10 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
             num_batches=-(-num_samples // total))
         val_data = None
         if validate and rec_val and is_main:
-            val_data = imagenet_data.val_rec_iter(rec_val, rec_val_idx, worker_batch, size,
-                                                  rcp['crop_ratio'], num_workers=data_threads)
+            imagenet_data.check_record_file(rec_val, rec_val_idx)
+            val_data = EpochIterator(lambda _: imagenet_data.val_rec_iter(
+                rec_val, rec_val_idx, worker_batch, size, rcp['crop_ratio'],
+                num_workers=data_threads, check=False))
     elif data_dir:
         train_data, val_data = imagenet_data.folder_loaders(
             data_dir, worker_batch, size, rcp['crop_ratio'], data_threads,
@@ -172,6 +174,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
 
     if amp:
         amp_module = enable_amp()
+    if seed is not None:
+        seed_everything(seed)  # the initial weights too
     net = build_model(model, classes=classes, **(model_kwargs or {}))
     prepare_net(net, ctx, rcp['dtype'], rcp['init'], rcp['no_wd'], hybridize)
     scheduler = build_lr_scheduler(lr_value, rcp['epochs'], rcp['warmup_epochs'], iters,
