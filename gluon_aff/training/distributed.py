@@ -2,8 +2,10 @@
 
 MXNet's ``kvstore('dist_*')`` reads its topology from ``DMLC_*`` environment variables; a
 process whose ``DMLC_ROLE`` is ``scheduler`` or ``server`` turns into that role when it imports
-``mxnet`` and never returns to the caller's code. So, as MXNet's own ``tools/launch.py --launcher
-local``, every role runs the *same* command and only the environment differs.
+``mxnet`` and never returns to the caller's code. Workers run the training command; servers and
+the scheduler run :data:`SERVER_COMMAND` (``gluon_aff/training/ps_server.py`` by path), which
+makes gluoncv's lr schedulers unpicklable on the servers (see that file; with the training
+command itself the servers silently drop the optimizer).
 
 :func:`launch_local` does this on one machine (127.0.0.1, a free port): tests and smoke runs.
 For a cluster, set the same variables on every machine (``docs/imagenet.md``).
@@ -15,7 +17,11 @@ import subprocess
 import sys
 import time
 
-__all__ = ['free_port', 'dmlc_env', 'launch_local', 'DistLaunchError']
+__all__ = ['free_port', 'dmlc_env', 'launch_local', 'DistLaunchError', 'SERVER_COMMAND']
+
+#: command of the server and scheduler processes
+SERVER_COMMAND = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                               'ps_server.py')]
 
 
 class DistLaunchError(RuntimeError):
@@ -56,9 +62,10 @@ def _kill(procs):
 
 
 def launch_local(command, num_workers=2, num_servers=2, timeout=None, env=None, log_dir=None,
-                 host='127.0.0.1'):
-    """Run ``command`` (a list) as 1 scheduler, ``num_servers`` servers and ``num_workers``
-    workers on ``host``; wait for the workers, then stop everything.
+                 host='127.0.0.1', server_command=None):
+    """Run ``command`` (a list) as ``num_workers`` workers on ``host``, with 1 scheduler and
+    ``num_servers`` servers running ``server_command`` (default :data:`SERVER_COMMAND`); wait
+    for the workers, then stop everything.
 
     Parameters
     ----------
@@ -89,7 +96,8 @@ def launch_local(command, num_workers=2, num_servers=2, timeout=None, env=None, 
                 name = role if role == 'scheduler' else '%s-%d' % (role, i)
                 out = open(os.path.join(log_dir, name + '.log'), 'w')
                 files.append(out)
-            proc = subprocess.Popen(command, env=penv, stdout=out,
+            cmd = command if role == 'worker' else (server_command or SERVER_COMMAND)
+            proc = subprocess.Popen(cmd, env=penv, stdout=out,
                                     stderr=subprocess.STDOUT if out else None,
                                     start_new_session=True)
             procs.append(proc)
