@@ -17,11 +17,12 @@ setup() {
   fi
   local req=requirements-cpu.txt
   [ "$STACK" = gpu ] && req=requirements.txt
-  local stamp="$VENV/.gluon-aff-$(cat requirements-common.txt "$req" setup.py | sha1sum | cut -c1-12)"
+  local stamp="$VENV/.gluon-aff-$(cat requirements-common.txt requirements-onnx.txt "$req" setup.py | sha1sum | cut -c1-12)"
   if [ ! -e "$stamp" ]; then
     echo "[bootstrap] installing the pinned $STACK stack ($req)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -r "$req"
+    "$VENV/bin/python" -m pip install -q --no-deps -r requirements-onnx.txt
     "$VENV/bin/python" -m pip install -q --no-deps -e .
     rm -f "$VENV"/.gluon-aff-*; touch "$stamp"
   fi

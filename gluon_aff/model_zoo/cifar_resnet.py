@@ -12,7 +12,7 @@ from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
 
-__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS']
+__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'add_cifar_stages']
 
 #: how a block that changes width projects its shortcut
 SHORTCUTS = ('avg', 'conv')
@@ -84,6 +84,27 @@ class CIFARResBlockV2(HybridBlock):
         return self.attention(self.resfwd(x), residual)
 
 
+def add_cifar_stages(features, layers, channels, make_block):
+    """Append the stages of a CIFAR ResNet-(6b+2)-style network to ``features``.
+
+    Stage ``i`` (1-based) is a ``HybridSequential`` of ``layers[i-1]`` blocks
+    ``make_block(i, channels[i], stride, downsample, in_channels)``: the first block of every
+    stage after the first has stride 2, and a block downsamples its shortcut when its width
+    changes. Returns the width of the last stage.
+    """
+    in_channels = channels[0]
+    for i, num_blocks in enumerate(layers):
+        stage = nn.HybridSequential(prefix='stage%d_' % (i + 1))
+        with stage.name_scope():
+            for j in range(num_blocks):
+                block_in = in_channels if j == 0 else channels[i + 1]
+                stage.add(make_block(i + 1, channels[i + 1], 2 if i and not j else 1,
+                                     block_in != channels[i + 1], block_in))
+        features.add(stage)
+        in_channels = channels[i + 1]
+    return in_channels
+
+
 class CIFARAFFResNet(HybridBlock):
     """CIFAR pre-activation ResNet with attentional feature fusion in its residual blocks.
 
@@ -122,20 +143,13 @@ class CIFARAFFResNet(HybridBlock):
             self.features = nn.HybridSequential(prefix='')
             self.features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
             self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
-            in_channels = channels[0]
-            for i, num_blocks in enumerate(layers):
-                stage_fusion = fusion if i + 1 >= start_layer else 'add'
-                stage = nn.HybridSequential(prefix='stage%d_' % (i + 1))
-                with stage.name_scope():
-                    for j in range(num_blocks):
-                        block_in = in_channels if j == 0 else channels[i + 1]
-                        stage.add(CIFARResBlockV2(
-                            stage_fusion, channels[i + 1], stride=2 if i and not j else 1,
-                            downsample=block_in != channels[i + 1], in_channels=block_in, r=r,
-                            shortcut=shortcut, form=form, norm_layer=norm_layer,
-                            norm_kwargs=norm_kwargs))
-                self.features.add(stage)
-                in_channels = channels[i + 1]
+
+            def block(stage_index, out_channels, stride, downsample, in_channels):
+                stage_fusion = fusion if stage_index >= start_layer else 'add'
+                return CIFARResBlockV2(stage_fusion, out_channels, stride, downsample,
+                                       in_channels, r=r, shortcut=shortcut, form=form,
+                                       norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+            in_channels = add_cifar_stages(self.features, layers, channels, block)
             self.features.add(_norm(norm_layer, norm_kwargs))
             self.features.add(nn.Activation('relu'))
             self.features.add(nn.GlobalAvgPool2D())

@@ -27,7 +27,7 @@ from mxnet.gluon.contrib.nn import Identity
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
-from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, _norm
+from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, _norm, add_cifar_stages
 from .inception import register_paper_family
 from .model_store import DEFAULT_ROOT
 from .model_zoo import _finish
@@ -87,19 +87,12 @@ class AFFFPNResNet(HybridBlock):
             self.features = nn.HybridSequential(prefix='')
             self.features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
             self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
-            in_channels = channels[0]
-            for i, num_blocks in enumerate(layers):
-                stage = nn.HybridSequential(prefix='stage%d_' % (i + 1))
-                with stage.name_scope():
-                    for j in range(num_blocks):
-                        block_in = in_channels if j == 0 else channels[i + 1]
-                        stage.add(CIFARResBlockV2(
-                            backbone_fusion, channels[i + 1], stride=2 if i and not j else 1,
-                            downsample=block_in != channels[i + 1], in_channels=block_in, r=r,
-                            shortcut=shortcut, form=form, norm_layer=norm_layer,
-                            norm_kwargs=norm_kwargs))
-                self.features.add(stage)
-                in_channels = channels[i + 1]
+
+            def block(_, out_channels, stride, downsample, in_channels):
+                return CIFARResBlockV2(backbone_fusion, out_channels, stride, downsample,
+                                       in_channels, r=r, shortcut=shortcut, form=form,
+                                       norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+            add_cifar_stages(self.features, layers, channels, block)
             # one lateral per stage, finest first; channel expansion where widths differ
             self.lateral = nn.HybridSequential(prefix='lateral_')
             with self.lateral.name_scope():

@@ -32,7 +32,7 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import FUSIONS, build_fusion
-from .cifar_resnet import CIFARResBlockV2, _norm
+from .cifar_resnet import CIFARResBlockV2, _norm, add_cifar_stages
 from .model_store import DEFAULT_ROOT
 from .model_zoo import PAPER_BLOCKS, _finish, register_model
 
@@ -198,19 +198,13 @@ class CIFARInceptionResNet(HybridBlock):
                     norm_layer=norm_layer, norm_kwargs=norm_kwargs))
             else:
                 self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
-            in_channels = channels[0]
-            for i, num_blocks in enumerate(layers):
-                stage = nn.HybridSequential(prefix='stage%d_' % (i + 1))
-                with stage.name_scope():
-                    for j in range(num_blocks):
-                        block_in = in_channels if j == 0 else channels[i + 1]
-                        stage.add(InceptionResBlockV2(
-                            fusion, channels[i + 1], stride=2 if i and not j else 1,
-                            downsample=block_in != channels[i + 1], in_channels=block_in, r=r,
-                            skip_fusion=skip_fusion, form=form, dilations=dilations,
-                            norm_layer=norm_layer, norm_kwargs=norm_kwargs))
-                self.features.add(stage)
-                in_channels = channels[i + 1]
+
+            def block(_, out_channels, stride, downsample, in_channels):
+                return InceptionResBlockV2(
+                    fusion, out_channels, stride=stride, downsample=downsample,
+                    in_channels=in_channels, r=r, skip_fusion=skip_fusion, form=form,
+                    dilations=dilations, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+            in_channels = add_cifar_stages(self.features, layers, channels, block)
             self.features.add(_norm(norm_layer, norm_kwargs))
             self.features.add(nn.Activation('relu'))
             self.features.add(nn.GlobalAvgPool2D())

@@ -238,22 +238,26 @@ class LocalLocalFuse(_TwoBranchFusion):
     _POOLED = (False, False)
 
 
-class iAFF(_Fusion):  # pylint: disable=invalid-name
-    """Iterative attentional feature fusion, paper Eq. 5 (tag ``iaff``).
-
-    ``w1 = M1(x + residual)``, ``xi = x*w1 + residual*(1-w1)``, ``w2 = M2(xi)``,
-    ``out = x*w2 + residual*(1-w2)``; no factor 2 (original ``ResGlobLocaforGlobLocaCha``).
-    The ``paper`` form swaps the roles of the two inputs in both selections.
-    """
+class _TwoStageFusion(_Fusion):
+    """Two MS-CAMs: ``local_att``/``global_att`` and ``local_att2``/``global_att2``."""
 
     def __init__(self, channels=64, r=4, **kwargs):
-        super(iAFF, self).__init__(channels, r, **kwargs)
+        super(_TwoStageFusion, self).__init__(channels, r, **kwargs)
         c, ci = channels, self.inter_channels
         with self.name_scope():
             self.local_att = context_branch(c, ci, pooled=False)
             self.global_att = context_branch(c, ci, pooled=True)
             self.local_att2 = context_branch(c, ci, pooled=False)
             self.global_att2 = context_branch(c, ci, pooled=True)
+
+
+class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
+    """Iterative attentional feature fusion, paper Eq. 5 (tag ``iaff``).
+
+    ``w1 = M1(x + residual)``, ``xi = x*w1 + residual*(1-w1)``, ``w2 = M2(xi)``,
+    ``out = x*w2 + residual*(1-w2)``; no factor 2 (original ``ResGlobLocaforGlobLocaCha``).
+    The ``paper`` form swaps the roles of the two inputs in both selections.
+    """
 
     def hybrid_forward(self, F, x, residual):
         xa = x + residual
@@ -340,21 +344,12 @@ class ConcatAFF(_ConcatContextFusion):
     _FINAL_RELU = True
 
 
-class RecursiveAFF(_Fusion):
+class RecursiveAFF(_TwoStageFusion):
     """Recursive AFF (Fig. 9(d), Table 6; tag ``recursive_aff``; original ``RASKCFuse``).
 
     ``l, g`` = local and global contexts of ``x + residual``; ``w2 = M2(l + g)``;
     ``w = sigmoid(l * w2 + g * (1 - w2))``; ``out = x * w + residual * (1 - w)`` (no factor 2).
     """
-
-    def __init__(self, channels=64, r=4, **kwargs):
-        super(RecursiveAFF, self).__init__(channels, r, **kwargs)
-        c, ci = channels, self.inter_channels
-        with self.name_scope():
-            self.local_att = context_branch(c, ci, pooled=False)
-            self.global_att = context_branch(c, ci, pooled=True)
-            self.local_att2 = context_branch(c, ci, pooled=False)
-            self.global_att2 = context_branch(c, ci, pooled=True)
 
     def hybrid_forward(self, F, x, residual):
         xa = x + residual
@@ -362,8 +357,7 @@ class RecursiveAFF(_Fusion):
         xg = self.global_att(xa)
         xlg = F.broadcast_add(xl, xg)
         wei2 = F.sigmoid(F.broadcast_add(self.local_att2(xlg), self.global_att2(xlg)))
-        # l * w2 + g * (1 - w2) = g + w2 * (l - g)
-        wei = F.sigmoid(F.broadcast_add(wei2 * F.broadcast_sub(xl, xg), xg))
+        wei = F.sigmoid(xl * wei2 + F.broadcast_mul(xg, 1 - wei2))
         return self.select(F, x, residual, wei, 1)
 
 
