@@ -14,7 +14,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import mxnet as mx  # noqa: E402  (scheduler / server processes stop here and serve)
+import mxnet as mx  # noqa: E402,F401  (scheduler / server processes stop here and serve)
 
 from gluon_aff.training.distributed import (DistLaunchError, dmlc_env, free_port,  # noqa: E402
                                             launch_local)

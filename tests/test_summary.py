@@ -1,5 +1,4 @@
 """Parameter and multiply-add counting (gluon_aff.summary) against hand-computed references."""
-import mxnet as mx
 import pytest
 from mxnet.gluon import nn
 

@@ -33,13 +33,11 @@ update runs there (``update_on_kvstore=True``).
 """
 import copy
 import json
-import logging
-import math
 import os
 
 import mxnet as mx
 import numpy as np
-from mxnet import gluon, nd
+from mxnet import gluon
 
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
@@ -342,14 +340,16 @@ def prepare_net(net, ctx, dtype='float32', init='MSRAPrelu', no_wd=True, hybridi
                 params=None):
     """Cast, initialise (or load ``params``), set no-wd and hybridize as the original.
 
-    ``params``: a ``.params`` file (ours or open-aff's; keys match) loaded instead of the init.
+    ``params``: a ``.params`` file loaded instead of the init: ours, or an original open-aff
+    checkpoint in any layout :func:`gluon_aff.model_zoo.convert.load_original` reads
+    (structural or legacy prefixed keys, float16 or float32).
     """
-    net.cast(dtype)
     if params:
-        if not os.path.isfile(params):
-            raise FileNotFoundError('parameter file not found: %s' % params)
-        net.load_parameters(params, ctx=ctx, cast_dtype=True, dtype_source='current')
+        from ..model_zoo.convert import load_original
+        load_original(net, params, ctx=ctx)  # float32 first: legacy files need a forward pass
+        net.cast(dtype)
     else:
+        net.cast(dtype)
         initializer = getattr(mx.init, init, None)
         if initializer is None:
             raise ValueError('unknown initializer %r' % (init,))
