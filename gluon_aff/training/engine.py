@@ -9,7 +9,7 @@ API
 :func:`fit` ``(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
 batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True, resume=False,
 seed=None, rank=0, best_key='val_acc', best_mode='max', checkpoint_info=None, callbacks=(),
-logger=None, progress=True)`` runs epochs ``[start, epochs)`` and returns a dict
+logger=None, progress=True, loss_scaler=None)`` runs epochs ``[start, epochs)`` and returns a dict
 ``{'best': value, 'best_epoch': int, 'last': last metrics row, 'save_dir': path}``.
 
 * ``net`` is an initialised (optionally hybridized) block; ``trainer`` a :class:`gluon.Trainer`
@@ -28,6 +28,9 @@ logger=None, progress=True)`` runs epochs ``[start, epochs)`` and returns a dict
   for mixup / label smoothing (targets may be soft labels). ``loss_fn(output, target)`` returns
   per-sample losses (default ``SoftmaxCrossEntropyLoss``). ``trainer.step`` is called with the
   number of samples in the batch, so the gradient is the mean over the whole (multi-device) batch.
+* ``loss_scaler(losses, trainer)``: a context manager yielding the losses to differentiate,
+  e.g. ``mxnet.contrib.amp.scale_loss`` for AMP's dynamic loss scaling (after
+  ``amp.init_trainer(trainer)``). The logged loss stays the unscaled one.
 * ``train_metric`` (an ``mx.metric.EvalMetric``, default ``Accuracy``) is updated with the *hard*
   labels and the outputs; ``val_fn(net, ctx)`` returns a dict of validation metrics (e.g.
   ``{'val_acc': 0.91}``, see :func:`classification_validator`), merged into the epoch row.
@@ -148,7 +151,7 @@ def _is_better(value, best, mode):
 def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
         batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True,
         resume=False, seed=None, rank=0, best_key='val_acc', best_mode='max',
-        checkpoint_info=None, callbacks=(), logger=None, progress=True):
+        checkpoint_info=None, callbacks=(), logger=None, progress=True, loss_scaler=None):
     """Train ``net`` for epochs ``[start, epochs)``; see the module docstring for every argument.
 
     Returns ``{'best': best value or None, 'best_epoch': int or None, 'last': last row or None,
@@ -198,7 +201,11 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
             with autograd.record():
                 outputs = [net(x) for x in data]
                 losses = [loss_fn(out, tgt) for out, tgt in zip(outputs, targets)]
-            autograd.backward(losses)
+                if loss_scaler is not None:
+                    with loss_scaler(losses, trainer) as scaled:
+                        autograd.backward(scaled)
+            if loss_scaler is None:
+                autograd.backward(losses)
             batch_loss = sum(float(l.sum().asscalar()) for l in losses)
             check_finite(batch_loss, epoch, i, good_checkpoint)
             batch_size = sum(x.shape[0] for x in data)

@@ -41,7 +41,7 @@ from mxnet import gluon
 
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'AMPScaledLoss', 'enable_amp', 'create_kvstore', 'ServerSideTrainer', 'make_trainer',
+           'enable_amp', 'create_kvstore', 'ServerSideTrainer', 'make_trainer',
            'EpochIterator', 'prepare_net', 'topk_errors']
 
 #: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
@@ -209,30 +209,6 @@ def enable_amp(target_dtype='float16'):
     from mxnet.contrib import amp
     amp.init(target_dtype=target_dtype)
     return amp
-
-
-class AMPScaledLoss(object):
-    """Loss wrapper applying AMP's dynamic loss scale (``amp.scale_loss`` without a ``with``).
-
-    :func:`gluon_aff.training.fit` calls ``loss_fn(output, target)`` inside ``autograd.record``
-    and has no loss-scaling hook, so the scale is applied here and undone in the gradient by
-    ``amp.init_trainer`` (``trainer._scale = original / loss_scale``). The per-batch loss the
-    engine logs is therefore multiplied by the current loss scale (``loss_scale`` below).
-    """
-
-    def __init__(self, loss_fn, trainer):
-        if not hasattr(trainer, '_amp_loss_scaler'):
-            raise ValueError('call amp.init_trainer(trainer) before wrapping the loss')
-        self.loss_fn, self.trainer = loss_fn, trainer
-
-    @property
-    def loss_scale(self):
-        return self.trainer._amp_loss_scaler.loss_scale
-
-    def __call__(self, output, target):
-        scale = self.loss_scale
-        self.trainer._scale = self.trainer._amp_original_scale / scale
-        return self.loss_fn(output, target) * scale
 
 
 def create_kvstore(name):

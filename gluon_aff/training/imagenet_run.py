@@ -15,7 +15,7 @@ from mxnet import gluon
 from ..data import imagenet as imagenet_data
 from .checkpoint import atomic_write, seed_everything
 from .engine import fit
-from .imagenet import (AMPScaledLoss, EpochIterator, ImageNetTargets, build_lr_scheduler,
+from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
                        create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
                        prepare_net, resolve_batch, scaled_lr, topk_errors)
 from .runlog import read_metrics, setup_logger
@@ -187,7 +187,6 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=targets.sparse_label)
     if amp:
         amp_module.init_trainer(trainer)
-        loss_fn = AMPScaledLoss(loss_fn, trainer)
 
     def val_fn(net_, ctx_):
         if val_data is None:
@@ -215,7 +214,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                  batch_transform=targets, train_metric=mx.metric.Accuracy(), resume=resume,
                  seed=seed, rank=rank, best_key='val_top1_err', best_mode='min',
                  checkpoint_info=info, callbacks=[periodic] + list(callbacks), logger=logger,
-                 progress=progress and is_main)
+                 progress=progress and is_main,
+                 loss_scaler=amp_module.scale_loss if amp else None)
     result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
     return result
 
