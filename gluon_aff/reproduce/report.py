@@ -98,27 +98,9 @@ def cell_value(cell, results):
 
 def plot_run(results, name, path, metric_key):
     """Curves of one run (all seeds): train loss and ``metric_key`` per epoch, saved as PNG."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(8, 3))
-    for result in results:
-        rows = sorted((r for r in result.rows if 'epoch' in r), key=lambda r: r['epoch'])
-        label = os.path.basename(result.save_dir)
-        ax_loss.plot([r['epoch'] for r in rows if 'train_loss' in r],
-                     [r['train_loss'] for r in rows if 'train_loss' in r], label=label)
-        ax_val.plot([r['epoch'] for r in rows if metric_key in r],
-                    [r[metric_key] for r in rows if metric_key in r], label=label)
-    ax_loss.set_xlabel('epoch')
-    ax_loss.set_ylabel('train loss')
-    ax_val.set_xlabel('epoch')
-    ax_val.set_ylabel(metric_key)
-    ax_val.legend(fontsize=6)
-    fig.suptitle(name, fontsize=9)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    from ..training.curves import plot_curves
+    panels = (('train loss', 'train loss', ('train_loss',)), (metric_key, metric_key, (metric_key,)))
+    return plot_curves([r.save_dir for r in results], path, title=name, panels=panels)
 
 
 def model_parameters(name):

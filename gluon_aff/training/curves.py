@@ -1,22 +1,40 @@
-"""Training curves from ``metrics.jsonl`` files, drawn with matplotlib (several runs overlaid)."""
+"""Training curves from ``metrics.jsonl`` files, drawn with matplotlib (several runs overlaid).
+
+One function serves every task; a task only chooses its *panels*: ``(title, ylabel, keys)``
+triples, each key of ``metrics.jsonl`` drawn as one line per run (``train_*`` keys dashed).
+"""
 import os
 
+from .checkpoint import atomic_write
 from .runlog import read_metrics
 
-__all__ = ['plot_curves']
+__all__ = ['plot_curves', 'CLASSIFICATION_PANELS', 'IMAGENET_PANELS', 'SEGMENTATION_PANELS']
+
+CLASSIFICATION_PANELS = (('loss', 'train loss', ('train_loss',)),
+                         ('accuracy (dashed: train)', 'accuracy', ('train_acc', 'val_acc')))
+IMAGENET_PANELS = (('train loss', 'loss', ('train_loss',)),
+                   ('learning rate (end of epoch)', 'lr', ('lr',)),
+                   ('validation error', 'error', ('val_top1_err', 'val_top5_err')))
+SEGMENTATION_PANELS = (('loss', 'train loss', ('train_loss',)),
+                       ('pixel accuracy (dashed: train)', 'pixel accuracy',
+                        ('train_pixacc', 'val_pixacc')),
+                       ('mIoU (dashed: train)', 'mIoU', ('train_miou', 'val_miou')))
 
 
-def plot_curves(runs, out_png, names=None, title=None):
-    """Draw train loss (left) and train/val accuracy (right) per epoch of ``runs`` to ``out_png``.
+def plot_curves(runs, out_png, names=None, title=None, panels=CLASSIFICATION_PANELS):
+    """Draw ``panels`` of the per-epoch metrics of ``runs`` side by side into ``out_png``.
 
     Parameters
     ----------
     runs : list of str
         Run folders (holding ``metrics.jsonl``) or ``metrics.jsonl`` paths.
     out_png : str
-        Output image path (folders are created).
+        Output image path (folders are created; written atomically).
     names : list of str, optional
         Legend names, default the folder names.
+    title : str, optional
+    panels : sequence of (title, ylabel, keys)
+        What to draw; see :data:`CLASSIFICATION_PANELS` and the other presets.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -28,28 +46,32 @@ def plot_curves(runs, out_png, names=None, title=None):
         r if os.path.isdir(r) else os.path.dirname(os.path.abspath(r)))) for r in runs]
     if len(names) != len(runs):
         raise ValueError('%d names for %d runs' % (len(names), len(runs)))
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for run, name in zip(runs, names):
         path = os.path.join(run, 'metrics.jsonl') if os.path.isdir(run) else run
         if not os.path.isfile(path):
             raise FileNotFoundError('no metrics file %s' % path)
         rows = read_metrics(path)
-        epochs = [r['epoch'] + 1 for r in rows]
-        line, = ax_loss.plot(epochs, [r['train_loss'] for r in rows], label=name)
-        for key, style in (('train_acc', '--'), ('val_acc', '-')):
-            points = [(e, r[key]) for e, r in zip(epochs, rows) if key in r]
-            if points:
-                ax_acc.plot(*zip(*points), style, color=line.get_color(),
-                            label='%s %s' % (name, key.split('_')[0]))
-    ax_loss.set(xlabel='epoch', ylabel='train loss', title='loss')
-    ax_acc.set(xlabel='epoch', ylabel='accuracy', title='accuracy (dashed: train)')
-    for ax in (ax_loss, ax_acc):
+        if not rows:
+            raise ValueError('no epoch in %s' % path)
+        color = None
+        for ax, (_, _, keys) in zip(axes[0], panels):
+            for key in keys:
+                points = [(r['epoch'] + 1, r[key]) for r in rows if key in r]
+                if not points:
+                    continue
+                label = name if len(keys) == 1 else '%s %s' % (name, key)
+                line, = ax.plot(*zip(*points), '--' if key.startswith('train_') and
+                                len(keys) > 1 else '-', color=color, label=label)
+                color = line.get_color()  # one colour per run across panels
+    for ax, (panel_title, ylabel, _) in zip(axes[0], panels):
+        ax.set(xlabel='epoch', ylabel=ylabel, title=panel_title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize='small')
+        if ax.get_lines():
+            ax.legend(fontsize='small')
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    fig.savefig(out_png, dpi=100)
+    atomic_write(out_png, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
     plt.close(fig)
     return out_png

@@ -14,11 +14,12 @@ from mxnet import gluon
 
 from ..data import imagenet as imagenet_data
 from .checkpoint import atomic_write, seed_everything
+from . import curves
 from .engine import fit
 from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
                        create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
                        prepare_net, resolve_batch, scaled_lr, topk_errors)
-from .runlog import read_metrics, setup_logger
+from .runlog import setup_logger
 
 __all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'resolve_params_path',
            'plot_curves', 'build_model']
@@ -50,31 +51,9 @@ def build_model(model, classes=1000, **model_kwargs):
 
 
 def plot_curves(save_dir, filename='curves.png'):
-    """Plot loss, train accuracy and validation errors of ``save_dir/metrics.jsonl``."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    rows = read_metrics(save_dir)
-    if not rows:
-        return None
-    epochs = [r['epoch'] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].plot(epochs, [r.get('train_loss') for r in rows])
-    axes[0].set_title('train loss')
-    axes[1].plot(epochs, [r.get('lr') for r in rows])
-    axes[1].set_title('learning rate (end of epoch)')
-    for key in ('val_top1_err', 'val_top5_err'):
-        if any(key in r for r in rows):
-            axes[2].plot(epochs, [r.get(key, float('nan')) for r in rows], label=key)
-    axes[2].set_title('validation error')
-    axes[2].legend()
-    for ax in axes:
-        ax.set_xlabel('epoch')
-    fig.tight_layout()
-    path = os.path.join(save_dir, filename)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
-    plt.close(fig)
-    return path
+    """Loss, lr and validation errors of ``save_dir/metrics.jsonl`` as ``save_dir/filename``."""
+    return curves.plot_curves([save_dir], os.path.join(save_dir, filename),
+                              panels=curves.IMAGENET_PANELS)
 
 
 def _copy_checkpoint(src_prefix, dst_prefix):

@@ -24,8 +24,9 @@ from gluoncv.utils import LRScheduler
 from gluoncv.utils.metrics import SegmentationMetric
 
 from .checkpoint import latest_checkpoint, load_checkpoint, seed_everything
+from . import curves
 from .engine import as_context_list, check_batch_size, fit, split_batch
-from .runlog import read_metrics, setup_logger
+from .runlog import setup_logger
 
 __all__ = ['SegmentationRecipe', 'SegmentationScores', 'segmentation_validator',
            'evaluate_segmentation', 'image_transform', 'build_poly_scheduler',
@@ -178,31 +179,9 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
 
 
 def plot_curves(save_dir, filename='curves.png'):
-    """Plot loss, pixel accuracy and mIoU per epoch from ``save_dir/metrics.jsonl``; return the
-    PNG path."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    rows = read_metrics(save_dir)
-    if not rows:
-        raise ValueError('no epoch in %s' % os.path.join(save_dir, 'metrics.jsonl'))
-    epochs = [r['epoch'] + 1 for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, keys, title in ((axes[0], ('train_loss',), 'loss'),
-                            (axes[1], ('train_pixacc', 'val_pixacc'), 'pixel accuracy'),
-                            (axes[2], ('train_miou', 'val_miou'), 'mIoU')):
-        for key in keys:
-            if key in rows[0]:
-                ax.plot(epochs, [r.get(key, np.nan) for r in rows], label=key)
-        ax.set_xlabel('epoch')
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = os.path.join(save_dir, filename)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    """Loss, pixel accuracy and mIoU of ``save_dir/metrics.jsonl`` as ``save_dir/filename``."""
+    return curves.plot_curves([save_dir], os.path.join(save_dir, filename),
+                              panels=curves.SEGMENTATION_PANELS)
 
 
 def overlay(image, prediction, color=(255, 0, 0), alpha=0.5):
