@@ -69,4 +69,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from gluon_aff.cli import run
+    sys.exit(run(main))

@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from gluon_aff.data import imagenet as imagenet_data  # noqa: E402
 from gluon_aff.training.imagenet_run import evaluate_imagenet  # noqa: E402
 
 
@@ -27,8 +28,10 @@ def parse_args(argv=None):
     p.add_argument('--model', required=True, help='zoo name, e.g. aff_resnet50')
     p.add_argument('--params', required=True,
                    help='.params file, checkpoint prefix or run directory (best.params)')
-    p.add_argument('--rec-val', required=True)
-    p.add_argument('--rec-val-idx', required=True)
+    p.add_argument('--rec-dir', default=imagenet_data.DEFAULT_REC_DIR,
+                   help='folder with val.rec/.idx, for --rec-val/--rec-val-idx not given')
+    p.add_argument('--rec-val')
+    p.add_argument('--rec-val-idx')
     p.add_argument('--gpus', default='')
     p.add_argument('--batch-size', type=int, default=100, help='per device')
     p.add_argument('--input-size', type=int, default=224)
@@ -47,7 +50,10 @@ def main(argv=None):
         model_kwargs = json.loads(a.model_kwargs)
     except ValueError as err:
         raise SystemExit('--model-kwargs is not JSON: %s (%s)' % (a.model_kwargs, err))
-    res = evaluate_imagenet(a.model, a.params, a.rec_val, a.rec_val_idx, a.gpus, a.batch_size,
+    rec_dir = os.path.expanduser(a.rec_dir)
+    rec_val = a.rec_val or os.path.join(rec_dir, 'val.rec')
+    rec_val_idx = a.rec_val_idx or os.path.join(rec_dir, 'val.idx')
+    res = evaluate_imagenet(a.model, a.params, rec_val, rec_val_idx, a.gpus, a.batch_size,
                             a.input_size, a.crop_ratio, a.resize, a.dtype, a.classes,
                             model_kwargs, a.data_threads)
     print('top-1 error %.4f  top-5 error %.4f  (%d images)'
@@ -57,4 +63,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

@@ -72,4 +72,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

@@ -55,4 +55,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

@@ -37,7 +37,8 @@ def main(argv=None):
     plan.add_argument('--epochs', type=int, help='override every recipe\'s epochs (smoke tests)')
     plan.add_argument('--python', default='python', help='interpreter in the commands')
     for task in TASKS:
-        plan.add_argument('--%s-data' % task, help='--data-dir of the %s runs' % task)
+        plan.add_argument('--%s-data' % task, help='data folder of the %s runs (--data-dir; '
+                          'ImageNet: --rec-dir)' % task)
         plan.add_argument('--%s-gpus' % task, help='--gpus of the %s runs' % task)
 
     status = sub.add_parser('status', help='exit 0 if SAVE_DIR is done, 1 otherwise')
@@ -82,4 +83,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

@@ -5,7 +5,10 @@
     python scripts/summary.py --all                   # table over every zoo model
     python scripts/summary.py --table7                # supplement Table 7, formula vs counted
 """
+import sys
+
 from gluon_aff.summary import main
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

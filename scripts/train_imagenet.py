@@ -23,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from gluon_aff.data import imagenet as imagenet_data  # noqa: E402
 from gluon_aff.training.imagenet import RECIPES  # noqa: E402
 from gluon_aff.training.imagenet_run import train_imagenet  # noqa: E402
 
@@ -33,6 +34,8 @@ def parse_args(argv=None):
     p.add_argument('--model', required=True, help='zoo name, e.g. aff_resnet50')
     p.add_argument('--recipe', default='final', choices=sorted(RECIPES))
     p.add_argument('--save-dir', required=True)
+    p.add_argument('--rec-dir', default=imagenet_data.DEFAULT_REC_DIR,
+                   help='folder with train.rec/.idx and val.rec/.idx, for any --rec-* not given')
     p.add_argument('--rec-train'), p.add_argument('--rec-train-idx')
     p.add_argument('--rec-val'), p.add_argument('--rec-val-idx')
     p.add_argument('--data-dir', help='image folders DATA_DIR/train, DATA_DIR/val (instead of '
@@ -76,9 +79,11 @@ def main(argv=None):
         model_kwargs = json.loads(a.model_kwargs)
     except ValueError as err:
         raise SystemExit('--model-kwargs is not JSON: %s (%s)' % (a.model_kwargs, err))
+    recs = (None,) * 4 if a.data_dir else imagenet_data.rec_paths(
+        a.rec_dir, a.rec_train, a.rec_train_idx, a.rec_val, a.rec_val_idx)
     uok = None if a.update_on_kvstore is None else bool(a.update_on_kvstore)
     result = train_imagenet(
-        a.model, a.save_dir, a.recipe, a.rec_train, a.rec_train_idx, a.rec_val, a.rec_val_idx,
+        a.model, a.save_dir, a.recipe, *recs,
         a.data_dir, a.gpus, a.batch_size, a.per_device_batch, a.lr, a.epochs, a.warmup_epochs,
         a.mixup, a.mixup_alpha, a.mixup_off_epochs, a.label_smoothing, a.dtype, a.amp,
         a.kvstore, uok, a.data_threads, a.input_size, a.crop_ratio, a.classes, model_kwargs,
@@ -89,4 +94,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

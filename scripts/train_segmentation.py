@@ -29,7 +29,8 @@ def parse_args(argv=None):
     d = SegmentationRecipe()
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--data-dir', required=True, help='folder written by make_stopsign.py')
+    p.add_argument('--data-dir', default=os.path.join('~', '.mxnet', 'datasets', 'stopsign'),
+                   help='folder written by make_stopsign.py')
     p.add_argument('--model', default='fpn_aff_resnet_b1', help='an fpn_<tag>_resnet_b<b> name')
     p.add_argument('--form', choices=['original', 'paper'], default='original')
     p.add_argument('--upsample', choices=['nearest', 'bilinear'], default='nearest')
@@ -76,4 +77,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    from gluon_aff.cli import run
+    sys.exit(run(main))

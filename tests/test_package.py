@@ -34,3 +34,15 @@ def test_fusion_registry_has_the_twelve_paper_tags():
     assert sorted(gluon_aff.FUSIONS) == sorted([
         'add', 'concat', 'ms_gau', 'ms_se', 'ms_sa', 'aff', 'iaff', 'gg', 'll', 'half_aff',
         'concat_aff', 'recursive_aff'])
+
+
+def test_cli_turns_user_errors_into_one_line(capsys, monkeypatch):
+    from gluon_aff.cli import run
+    monkeypatch.delenv('GLUON_AFF_DEBUG', raising=False)
+
+    def bad(argv):
+        raise FileNotFoundError('no CIFAR-100 data in /nowhere')
+    assert run(bad) == 2
+    assert capsys.readouterr().err == 'error: no CIFAR-100 data in /nowhere\n'
+    assert run(lambda argv: {'best': 0.9}) == 0
+    assert run(lambda argv: 3) == 3

@@ -28,7 +28,7 @@ from mxnet import gluon
 
 __all__ = ['MEAN_RGB', 'STD_RGB', 'RECORDIO_MAGIC', 'val_resize', 'check_record_file',
            'train_rec_iter', 'val_rec_iter', 'folder_loaders', 'split_batch', 'train_split_batch',
-           'write_tiny_recordio', 'NUM_TRAINING_SAMPLES']
+           'write_tiny_recordio', 'NUM_TRAINING_SAMPLES', 'DEFAULT_REC_DIR', 'rec_paths']
 
 #: ImageNet-1k training-set size used by the original to derive iterations per epoch
 NUM_TRAINING_SAMPLES = 1281167
@@ -71,6 +71,27 @@ def _read_index(idx_path):
                 raise ValueError('%s line %d is not "key<TAB>offset": %r'
                                  % (idx_path, lineno, line))
     return entries
+
+
+#: GluonCV's ImageNet RecordIO location (``imagenet.py --rec`` of gluoncv's data scripts)
+DEFAULT_REC_DIR = os.path.join('~', '.mxnet', 'datasets', 'imagenet', 'rec')
+
+
+def rec_paths(rec_dir=DEFAULT_REC_DIR, rec_train=None, rec_train_idx=None, rec_val=None,
+              rec_val_idx=None):
+    """The four RecordIO paths: those given, else ``rec_dir/{train,val}.{rec,idx}``.
+
+    A default validation file that does not exist gives ``None`` (train without validation);
+    missing training files are left to :func:`check_record_file`, which names them.
+    """
+    rec_dir = os.path.expanduser(rec_dir)
+    given = (rec_train, rec_train_idx, rec_val, rec_val_idx)
+    names = ('train.rec', 'train.idx', 'val.rec', 'val.idx')
+    paths = [os.path.expanduser(path) if path else os.path.join(rec_dir, name)
+             for path, name in zip(given, names)]
+    if not rec_val and not os.path.isfile(paths[2]):
+        paths[2] = paths[3] = None
+    return tuple(paths)
 
 
 def check_record_file(rec_path, idx_path=None, sample=1000, seed=0):

@@ -257,6 +257,7 @@ class StopSignSegmentation(SegmentationDataset):
 
     def __init__(self, root, split='train', mode=None, transform=None, base_size=520,
                  crop_size=480):
+        root = os.path.expanduser(root)
         path = os.path.join(root, MANIFEST)
         if not os.path.isfile(path):
             raise FileNotFoundError('StopSign manifest not found: %s (build the set with '

@@ -67,7 +67,8 @@ def training_command(run, seed, save_dir, data_dir=None, gpus=None, python='pyth
     save_dir : str
         ``--save-dir`` (``metrics.jsonl`` and checkpoints go there).
     data_dir : str, optional
-        ``--data-dir``; omitted when ``None`` (the script's default).
+        ``--data-dir`` (``--rec-dir`` for ImageNet); omitted when ``None`` (the script's
+        default location).
     gpus : str, optional
         ``--gpus`` (e.g. ``'0,1,2,3'``); default :data:`DEFAULT_GPUS` of the task.
     python : str, default 'python'
@@ -88,8 +89,8 @@ def training_command(run, seed, save_dir, data_dir=None, gpus=None, python='pyth
         argv += ['--epochs', str(int(epochs))]
     argv += ['--seed', str(int(seed)), '--gpus', gpus or DEFAULT_GPUS[run.task],
              '--save-dir', save_dir]
-    if data_dir:
-        argv += ['--data-dir', data_dir]
+    if data_dir:  # ImageNet: the RecordIO folder (train.rec/.idx, val.rec/.idx)
+        argv += ['--rec-dir' if run.task == 'imagenet' else '--data-dir', data_dir]
     return argv
 
 
