@@ -9,6 +9,8 @@ implemented by onnxruntime 1.15).
 """
 from __future__ import division
 
+import contextlib
+import io
 import os
 
 __all__ = ['export_model', 'main']
@@ -77,8 +79,10 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
         except ImportError:
             raise ImportError('ONNX export needs the onnx package: pip install onnx==1.13.1') \
                 from None
-        paths['onnx'] = mx.onnx.export_model(paths['symbol'], paths['params'], [shape],
-                                             np.float32, prefix + '.onnx')
+        # MXNet's converter prints node names of some scalar ops; keep stdout clean
+        with contextlib.redirect_stdout(io.StringIO()):
+            paths['onnx'] = mx.onnx.export_model(paths['symbol'], paths['params'], [shape],
+                                                 np.float32, prefix + '.onnx')
     return paths
 
 
