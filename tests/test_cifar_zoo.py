@@ -116,3 +116,14 @@ def test_pretrained_loads_and_checks_sha1(tmp_path):
               str(tmp_path / 'cifar_add_resnet_b1-00000000.params'))
     with pytest.raises(ValueError, match='SHA-1 does not match'):
         gluon_aff.get_model('cifar_add_resnet_b1', pretrained=True, root=str(tmp_path))
+
+
+def test_wrong_input_shape_names_the_shape():
+    net = gluon_aff.get_model('cifar_aff_resnet_b1')
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    with pytest.raises(ValueError, match=r'expects an \(N, C, H, W\) image batch, got shape '
+                                         r'\(3, 32, 32\)'):
+        net(mx.nd.zeros((3, 32, 32)))
+    with pytest.raises(ValueError, match=r'built for 3 input channels.*\(1, 1, 32, 32\)'):
+        net(mx.nd.zeros((1, 1, 32, 32)))

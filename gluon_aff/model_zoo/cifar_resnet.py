@@ -11,6 +11,7 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
+from .common import ImageNetwork, make_norm as _norm
 
 __all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'add_cifar_stages']
 
@@ -22,11 +23,6 @@ def _conv3x3(channels, stride, in_channels):
     return nn.Conv2D(channels, kernel_size=3, strides=stride, padding=1, use_bias=False,
                      in_channels=in_channels)
 
-
-def _norm(norm_layer, norm_kwargs, **extra):
-    kwargs = dict(norm_kwargs or {})
-    kwargs.update(extra)
-    return norm_layer(**kwargs)
 
 
 class CIFARResBlockV2(HybridBlock):
@@ -105,7 +101,7 @@ def add_cifar_stages(features, layers, channels, make_block):
     return in_channels
 
 
-class CIFARAFFResNet(HybridBlock):
+class CIFARAFFResNet(ImageNetwork):
     """CIFAR pre-activation ResNet with attentional feature fusion in its residual blocks.
 
     ``BN(scale=False, center=False) - conv3x3 - stages - BN - ReLU - GAP - Flatten - Dense``,

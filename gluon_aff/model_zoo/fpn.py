@@ -22,12 +22,12 @@ from __future__ import division
 
 from mxnet import cpu
 from mxnet.gluon import nn
-from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.contrib.nn import Identity
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
-from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, _norm, add_cifar_stages
+from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, add_cifar_stages
+from .common import ImageNetwork, make_norm as _norm
 from .inception import register_paper_family
 from .model_store import DEFAULT_ROOT
 from .model_zoo import _finish
@@ -38,7 +38,7 @@ __all__ = ['AFFFPNResNet', 'get_fpn_resnet', 'UPSAMPLE_MODES']
 UPSAMPLE_MODES = ('nearest', 'bilinear')
 
 
-class AFFFPNResNet(HybridBlock):
+class AFFFPNResNet(ImageNetwork):
     """CIFAR pre-activation ResNet backbone + feature pyramid whose merges are fusions.
 
     Parameters

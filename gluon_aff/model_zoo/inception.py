@@ -32,7 +32,8 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import FUSIONS, build_fusion
-from .cifar_resnet import CIFARResBlockV2, _norm, add_cifar_stages
+from .cifar_resnet import CIFARResBlockV2, add_cifar_stages
+from .common import ImageNetwork, make_norm as _norm
 from .model_store import DEFAULT_ROOT
 from .model_zoo import PAPER_BLOCKS, _finish, register_model
 
@@ -155,7 +156,7 @@ class InceptionResBlockV2(CIFARResBlockV2):
             self.attention = build_fusion(skip_fusion, channels, r=r, form=form)
 
 
-class CIFARInceptionResNet(HybridBlock):
+class CIFARInceptionResNet(ImageNetwork):
     """Inception-ResNet-(6b+2) for CIFAR: ResNet-20-b with Inception fusion cells (Table 2).
 
     ``BN(scale=False, center=False) - cell - stages - BN - ReLU - GAP - Flatten - Dense``.

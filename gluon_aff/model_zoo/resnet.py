@@ -12,6 +12,7 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
+from .common import ImageNetwork
 
 __all__ = ['AFFBottleneck', 'AFFResNet']
 
@@ -58,7 +59,7 @@ class AFFBottleneck(HybridBlock):
         return F.relu(self.attention(out, residual))
 
 
-class AFFResNet(HybridBlock):
+class AFFResNet(ImageNetwork):
     """ImageNet ResNet-50 v1b with attentional feature fusion (open-aff ``AFFResNet``).
 
     Parameters

@@ -14,14 +14,10 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
+from .common import ImageNetwork, make_norm as _norm
 
 __all__ = ['AFFResNeXtBlock', 'CIFARAFFResNeXt', 'AFFResNeXt']
 
-
-def _norm(norm_layer, norm_kwargs, **extra):
-    kwargs = dict(norm_kwargs or {})
-    kwargs.update(extra)
-    return norm_layer(**kwargs)
 
 
 class AFFResNeXtBlock(HybridBlock):
@@ -84,7 +80,7 @@ class AFFResNeXtBlock(HybridBlock):
         return F.relu(self.attention(self.body(x), residual))
 
 
-class _ResNeXtBase(HybridBlock):
+class _ResNeXtBase(ImageNetwork):
     """``features`` (stem, stages, GAP) + ``output`` Dense, shared by both ResNeXt hosts."""
 
     def _add_stages(self, layers, channels, cardinality, bottleneck_width, fusion, r,
