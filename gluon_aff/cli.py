@@ -1,8 +1,10 @@
 """Shared entry point of the scripts: user errors become one clear line, not a traceback."""
+import argparse
+import json
 import os
 import sys
 
-__all__ = ['run']
+__all__ = ['run', 'json_object']
 
 
 def _user_errors():
@@ -32,3 +34,14 @@ def run(main, argv=None):
                          '--resume where the script has it)\n')
         return 130
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def json_object(text):
+    """argparse ``type`` for a JSON object argument (e.g. ``--model-kwargs '{"r": 8}'``)."""
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError('not JSON: %s (%s)' % (text, err)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('expected a JSON object {...}, got %s' % text)
+    return value

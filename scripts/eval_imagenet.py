@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from gluon_aff.cli import json_object  # noqa: E402
 from gluon_aff.data import imagenet as imagenet_data  # noqa: E402
 from gluon_aff.training.imagenet_run import evaluate_imagenet  # noqa: E402
 
@@ -39,17 +40,15 @@ def parse_args(argv=None):
     p.add_argument('--resize', type=int, default=None, help='shorter side before the crop')
     p.add_argument('--dtype', default='float32', choices=['float16', 'float32'])
     p.add_argument('--classes', type=int, default=1000)
-    p.add_argument('--model-kwargs', default='{}', help='JSON overrides of the host arguments')
+    p.add_argument('--model-kwargs', type=json_object, default={},
+                   help='JSON overrides of the host arguments')
     p.add_argument('-j', '--data-threads', type=int, default=4)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     a = parse_args(argv)
-    try:
-        model_kwargs = json.loads(a.model_kwargs)
-    except ValueError as err:
-        raise SystemExit('--model-kwargs is not JSON: %s (%s)' % (a.model_kwargs, err))
+    model_kwargs = a.model_kwargs
     rec_dir = os.path.expanduser(a.rec_dir)
     rec_val = a.rec_val or os.path.join(rec_dir, 'val.rec')
     rec_val_idx = a.rec_val_idx or os.path.join(rec_dir, 'val.idx')

@@ -23,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from gluon_aff.cli import json_object  # noqa: E402
 from gluon_aff.data import imagenet as imagenet_data  # noqa: E402
 from gluon_aff.training.imagenet import RECIPES  # noqa: E402
 from gluon_aff.training.imagenet_run import train_imagenet  # noqa: E402
@@ -63,7 +64,8 @@ def parse_args(argv=None):
     p.add_argument('--input-size', type=int, default=None)
     p.add_argument('--crop-ratio', type=float, default=None)
     p.add_argument('--classes', type=int, default=1000)
-    p.add_argument('--model-kwargs', default='{}', help='JSON overrides of the host arguments')
+    p.add_argument('--model-kwargs', type=json_object, default={},
+                   help='JSON overrides of the host arguments')
     p.add_argument('-j', '--data-threads', type=int, default=4)
     p.add_argument('--save-frequency', type=int, default=10, help='keep epoch-NNNN every N')
     p.add_argument('--seed', type=int, default=None)
@@ -75,10 +77,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     a = parse_args(argv)
-    try:
-        model_kwargs = json.loads(a.model_kwargs)
-    except ValueError as err:
-        raise SystemExit('--model-kwargs is not JSON: %s (%s)' % (a.model_kwargs, err))
+    model_kwargs = a.model_kwargs
     recs = (None,) * 4 if a.data_dir else imagenet_data.rec_paths(
         a.rec_dir, a.rec_train, a.rec_train_idx, a.rec_val, a.rec_val_idx)
     uok = None if a.update_on_kvstore is None else bool(a.update_on_kvstore)

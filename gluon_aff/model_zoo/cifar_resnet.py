@@ -13,7 +13,8 @@ from mxnet.gluon.nn import BatchNorm
 from ..nn.fusion import build_fusion
 from .common import ImageNetwork, make_norm as _norm
 
-__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'add_cifar_stages']
+__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'add_cifar_stages',
+           'add_preact_head']
 
 #: how a block that changes width projects its shortcut
 SHORTCUTS = ('avg', 'conv')
@@ -101,6 +102,14 @@ def add_cifar_stages(features, layers, channels, make_block):
     return in_channels
 
 
+def add_preact_head(features, norm_layer=BatchNorm, norm_kwargs=None):
+    """Append the pre-activation head ``BN - ReLU - GAP - Flatten`` to ``features``."""
+    features.add(_norm(norm_layer, norm_kwargs))
+    features.add(nn.Activation('relu'))
+    features.add(nn.GlobalAvgPool2D())
+    features.add(nn.Flatten())
+
+
 class CIFARAFFResNet(ImageNetwork):
     """CIFAR pre-activation ResNet with attentional feature fusion in its residual blocks.
 
@@ -146,10 +155,7 @@ class CIFARAFFResNet(ImageNetwork):
                                        in_channels, r=r, shortcut=shortcut, form=form,
                                        norm_layer=norm_layer, norm_kwargs=norm_kwargs)
             in_channels = add_cifar_stages(self.features, layers, channels, block)
-            self.features.add(_norm(norm_layer, norm_kwargs))
-            self.features.add(nn.Activation('relu'))
-            self.features.add(nn.GlobalAvgPool2D())
-            self.features.add(nn.Flatten())
+            add_preact_head(self.features, norm_layer, norm_kwargs)
             self.output = nn.Dense(classes, in_units=in_channels)
 
     def hybrid_forward(self, F, x):

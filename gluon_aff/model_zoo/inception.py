@@ -32,7 +32,7 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import FUSIONS, build_fusion
-from .cifar_resnet import CIFARResBlockV2, add_cifar_stages
+from .cifar_resnet import CIFARResBlockV2, add_cifar_stages, add_preact_head
 from .common import ImageNetwork, make_norm as _norm
 from .model_store import DEFAULT_ROOT
 from .model_zoo import PAPER_BLOCKS, _finish, register_model
@@ -206,10 +206,7 @@ class CIFARInceptionResNet(ImageNetwork):
                     in_channels=in_channels, r=r, skip_fusion=skip_fusion, form=form,
                     dilations=dilations, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
             in_channels = add_cifar_stages(self.features, layers, channels, block)
-            self.features.add(_norm(norm_layer, norm_kwargs))
-            self.features.add(nn.Activation('relu'))
-            self.features.add(nn.GlobalAvgPool2D())
-            self.features.add(nn.Flatten())
+            add_preact_head(self.features, norm_layer, norm_kwargs)
             self.output = nn.Dense(classes, in_units=in_channels)
 
     def hybrid_forward(self, F, x):

@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 
 __all__ = ['atomic_write', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint',
-           'rng_state', 'set_rng_state', 'seed_everything']
+           'require_checkpoint', 'rng_state', 'set_rng_state', 'seed_everything']
 
 
 def atomic_write(path, write_fn):
@@ -96,3 +96,12 @@ def latest_checkpoint(directory, prefix='last'):
     """Return ``directory/prefix`` if a complete checkpoint is there, else None."""
     path = os.path.join(directory, prefix)
     return path if os.path.isfile(path + '.json') else None
+
+
+def require_checkpoint(directory, prefix='last'):
+    """:func:`latest_checkpoint`, raising ``FileNotFoundError`` (to resume from) if there is none."""
+    path = latest_checkpoint(directory, prefix)
+    if path is None:
+        raise FileNotFoundError('cannot resume: %s holds no complete checkpoint (%s.json)'
+                                % (directory, prefix))
+    return path

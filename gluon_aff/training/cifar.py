@@ -31,7 +31,7 @@ from mxnet import gluon, nd
 from gluoncv.utils import LRScheduler, LRSequential
 
 from ..model_zoo import get_cifar_resnet, get_cifar_resnext, get_model
-from .checkpoint import latest_checkpoint, seed_everything
+from .checkpoint import require_checkpoint, seed_everything
 from .engine import as_context_list, check_batch_size, classification_validator, fit
 from .runlog import setup_logger
 
@@ -276,9 +276,8 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     ctx = as_context_list(ctx)
     recipe.validate()
     logger = logger or setup_logger(save_dir)
-    if resume and latest_checkpoint(save_dir) is None:
-        raise FileNotFoundError('cannot resume: %s holds no complete checkpoint (last.json)'
-                                % save_dir)
+    if resume:
+        require_checkpoint(save_dir)  # fail before building the data pipeline
     batch = total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
     seed_everything(seed)
     train_tf, val_tf = transforms or (cifar_transforms(train=True), cifar_transforms(train=False))

@@ -60,7 +60,8 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
+from .checkpoint import (latest_checkpoint, load_checkpoint, require_checkpoint, save_checkpoint,
+                         seed_everything)
 from .runlog import MetricsWriter, check_finite
 
 __all__ = ['fit', 'split_batch', 'check_batch_size', 'evaluate', 'classification_validator',
@@ -171,10 +172,7 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
 
     start_epoch, best, best_epoch = 0, None, None
     if resume:
-        prefix = latest_checkpoint(save_dir, 'last')
-        if prefix is None:
-            raise FileNotFoundError('cannot resume: no complete checkpoint %s.json in %s'
-                                    % (last_prefix, save_dir))
+        prefix = require_checkpoint(save_dir, 'last')
         state = load_checkpoint(prefix, net, trainer, ctx=ctx)
         start_epoch = int(state['epoch']) + 1
         best, best_epoch = state.get('best'), state.get('best_epoch')

@@ -23,7 +23,7 @@ from gluoncv.loss import SoftmaxCrossEntropyLoss
 from gluoncv.utils import LRScheduler
 from gluoncv.utils.metrics import SegmentationMetric
 
-from .checkpoint import latest_checkpoint, load_checkpoint, seed_everything
+from .checkpoint import load_checkpoint, require_checkpoint, seed_everything
 from . import curves
 from .engine import as_context_list, check_batch_size, fit, split_batch
 from .runlog import setup_logger
@@ -142,9 +142,8 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
     ctx = as_context_list(ctx)
     recipe.validate()
     logger = logger or setup_logger(save_dir)
-    if resume and latest_checkpoint(save_dir) is None:
-        raise FileNotFoundError('cannot resume: %s holds no complete checkpoint (last.json)'
-                                % save_dir)
+    if resume:
+        require_checkpoint(save_dir)  # fail before building the data pipeline
     check_batch_size(recipe.batch_size, len(ctx))
     nclass = getattr(train_set, 'num_class', None) or 2
     seed_everything(seed)
