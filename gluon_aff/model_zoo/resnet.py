@@ -52,11 +52,11 @@ class AFFBottleneck(HybridBlock):
         self.attention = build_fusion(fusion, planes * 4, r=r, form=form)
 
     def hybrid_forward(self, F, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = F.Activation(self.bn1(self.conv1(x)), act_type='relu')
+        out = F.Activation(self.bn2(self.conv2(out)), act_type='relu')
         out = self.bn3(self.conv3(out))
         residual = x if self.downsample is None else self.downsample(x)
-        return F.relu(self.attention(out, residual))
+        return F.Activation(self.attention(out, residual), act_type='relu')
 
 
 class AFFResNet(ImageNetwork):

@@ -77,7 +77,7 @@ class AFFResNeXtBlock(HybridBlock):
 
     def hybrid_forward(self, F, x):
         residual = x if self.downsample is None else self.downsample(x)
-        return F.relu(self.attention(self.body(x), residual))
+        return F.Activation(self.attention(self.body(x), residual), act_type='relu')
 
 
 class _ResNeXtBase(ImageNetwork):

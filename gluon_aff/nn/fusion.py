@@ -80,6 +80,12 @@ def context_branch(channels, inter_channels, pooled, full=True, final_relu=False
     return branch
 
 
+def _weights(F, local, global_):
+    """``sigmoid(local + global_)`` with broadcasting; ``Activation`` rather than ``F.sigmoid``
+    because only the former has an MKLDNN kernel (the latter costs layout reorders on CPU)."""
+    return F.Activation(F.broadcast_add(local, global_), act_type='sigmoid')
+
+
 class _Fusion(HybridBlock):
     """Base class: argument validation and the soft selection shared by the AFF family."""
 
@@ -155,7 +161,7 @@ class MSCAM(_Fusion):
         return HybridBlock.__call__(self, x)
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        wei = F.sigmoid(F.broadcast_add(self.local_att(x), self.global_att(x)))
+        wei = _weights(F, self.local_att(x), self.global_att(x))
         return wei if self.return_weights else x * wei
 
 
@@ -205,7 +211,7 @@ class _TwoBranchFusion(_Fusion):
 
     def hybrid_forward(self, F, x, residual):
         xa = x + residual
-        wei = F.sigmoid(F.broadcast_add(self.local_att(xa), self.global_att(xa)))
+        wei = _weights(F, self.local_att(xa), self.global_att(xa))
         if self._POOLED == (True, True):  # both (N, C, 1, 1): bring back to full size
             wei = F.broadcast_like(wei, x)
         factor = self._FACTOR if self.form == 'original' else 1
@@ -262,9 +268,9 @@ class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
 
     def hybrid_forward(self, F, x, residual):
         xa = x + residual
-        wei = F.sigmoid(F.broadcast_add(self.local_att(xa), self.global_att(xa)))
+        wei = _weights(F, self.local_att(xa), self.global_att(xa))
         xi = self.select(F, x, residual, wei, 1)
-        wei2 = F.sigmoid(F.broadcast_add(self.local_att2(xi), self.global_att2(xi)))
+        wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
         return self.select(F, x, residual, wei2, 1)
 
 
@@ -285,7 +291,7 @@ class _PartialAttentionFusion(_Fusion):
 
     def hybrid_forward(self, F, x, residual):
         xi = x if self._INPUT == 'x' else x + residual
-        wei = F.sigmoid(F.broadcast_add(self.local_att(xi), self.global_att(xi)))
+        wei = _weights(F, self.local_att(xi), self.global_att(xi))
         if self._WEIGHTED == 'residual':
             return wei * residual + x
         return residual + wei * x
@@ -357,8 +363,8 @@ class RecursiveAFF(_TwoStageFusion):
         xl = self.local_att(xa)
         xg = self.global_att(xa)
         xlg = F.broadcast_add(xl, xg)
-        wei2 = F.sigmoid(F.broadcast_add(self.local_att2(xlg), self.global_att2(xlg)))
-        wei = F.sigmoid(xl * wei2 + F.broadcast_mul(xg, 1 - wei2))
+        wei2 = _weights(F, self.local_att2(xlg), self.global_att2(xlg))
+        wei = F.Activation(xl * wei2 + F.broadcast_mul(xg, 1 - wei2), act_type='sigmoid')
         return self.select(F, x, residual, wei, 1)
 
 
