@@ -46,7 +46,7 @@ class CIFARRecipe(object):
     name: str = 'final'
     epochs: int = 640
     batch_size: int = 128
-    per_device_batch: bool = True
+    per_device_batch: bool = False
     lr: float = 0.2
     optimizer: str = 'nag'
     momentum: float = 0.9
