@@ -27,13 +27,10 @@ def main(argv=None):
     p.add_argument('--json', help='also write the result to this JSON file')
     args = p.parse_args(argv)
     ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    try:
-        net, state = load_trained_model(args.checkpoint, ctx)
-        info = state.get('info', {})
-        labels = args.labels or info.get('labels', 'coarse')
-        test_set = CIFAR100(args.data_dir or info.get('data_dir'), train=False, labels=labels)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit('error: %s' % err)
+    net, state = load_trained_model(args.checkpoint, ctx)
+    info = state.get('info', {})
+    labels = args.labels or info.get('labels', 'coarse')
+    test_set = CIFAR100(args.data_dir or info.get('data_dir'), train=False, labels=labels)
     net.hybridize()
     data = gluon.data.DataLoader(test_set.transform_first(cifar_transforms(train=False)),
                                  batch_size=args.batch_size)

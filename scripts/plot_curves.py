@@ -18,10 +18,7 @@ def main(argv=None):
     p.add_argument('--names', nargs='+', help='legend names (default: folder names)')
     p.add_argument('--title')
     args = p.parse_args(argv)
-    try:
-        path = plot_curves(args.runs, args.out, args.names, args.title)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit('error: %s' % err)
+    path = plot_curves(args.runs, args.out, args.names, args.title)
     print('wrote %s' % path)
 
 

@@ -99,30 +99,27 @@ def main(argv=None):
     if args.resume:
         meta = os.path.join(args.resume, 'last.json')
         if not os.path.isfile(meta):
-            raise SystemExit('error: cannot resume: %s not found (no complete checkpoint in %s)'
-                             % (meta, args.resume))
+            raise FileNotFoundError('cannot resume: %s not found (no complete checkpoint in %s)'
+                                    % (meta, args.resume))
         with open(meta) as f:
             run_argv = json.load(f)['info']['argv']
         args = parse_args(run_argv + cli)          # flags given now win over the saved ones
     ctx = contexts(args.gpus)
-    try:
-        if args.classes < num_label_classes(args.labels):
-            raise ValueError('--classes %d is smaller than the %d %s labels'
-                             % (args.classes, num_label_classes(args.labels), args.labels))
-        recipe = get_recipe(args.recipe, **{k: getattr(args, k) for k in RECIPE_FLAGS})
-        total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
-        net = build_cifar_model(args.model, args.host, args.fusion, args.blocks, args.version,
-                                args.classes)
-        name = args.model or 'cifar_%s_%s_b%s_%s' % (args.fusion, args.host,
-                                                     args.blocks or 'default', args.version)
-        save_dir = args.resume or args.save_dir or os.path.join(
-            'runs', '%s-%s-%s' % (name, args.labels, args.recipe))
-        if args.download:
-            download_cifar100(args.data_dir)
-        train_set = CIFAR100(args.data_dir, train=True, labels=args.labels)
-        val_set = CIFAR100(args.data_dir, train=False, labels=args.labels)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit('error: %s' % err)
+    if args.classes < num_label_classes(args.labels):
+        raise ValueError('--classes %d is smaller than the %d %s labels'
+                         % (args.classes, num_label_classes(args.labels), args.labels))
+    recipe = get_recipe(args.recipe, **{k: getattr(args, k) for k in RECIPE_FLAGS})
+    total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
+    net = build_cifar_model(args.model, args.host, args.fusion, args.blocks, args.version,
+                            args.classes)
+    name = args.model or 'cifar_%s_%s_b%s_%s' % (args.fusion, args.host,
+                                                 args.blocks or 'default', args.version)
+    save_dir = args.resume or args.save_dir or os.path.join(
+        'runs', '%s-%s-%s' % (name, args.labels, args.recipe))
+    if args.download:
+        download_cifar100(args.data_dir)
+    train_set = CIFAR100(args.data_dir, train=True, labels=args.labels)
+    val_set = CIFAR100(args.data_dir, train=False, labels=args.labels)
     logger = setup_logger(save_dir)
     info = {'argv': run_argv, 'name': name, 'labels': args.labels, 'data_dir': args.data_dir,
             'model_spec': {'model': args.model, 'host': args.host, 'fusion': args.fusion,
@@ -136,7 +133,7 @@ def main(argv=None):
                                   progress=not args.no_progress)
     except NonFiniteLossError as err:
         logger.error(str(err))
-        raise SystemExit('error: %s' % err)
+        raise
     logger.info('done: best val_acc %s at epoch %s; outputs in %s', result['best'],
                 result['best_epoch'], save_dir)
     return result

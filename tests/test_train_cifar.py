@@ -170,7 +170,15 @@ def test_batch_not_divisible_by_devices():
     assert [d.shape[0] for d in data] == [5, 5]
 
 
-def test_script_bad_inputs(cifar_dir, tmp_path):
+def _fails_with(argv, message, capsys):
+    """The script exits with status 2 and one 'error: ...' line naming the problem."""
+    from gluon_aff.cli import run
+    assert run(train_cifar.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and message in err, err
+
+
+def test_script_bad_inputs(cifar_dir, tmp_path, capsys):
     cases = [
         (['--model', 'cifar_aff_resnet_b9'], 'unknown model'),
         (['--host', 'resnet', '--data-dir', str(tmp_path / 'none')], 'no CIFAR-100 data in'),
@@ -181,17 +189,15 @@ def test_script_bad_inputs(cifar_dir, tmp_path):
     for argv, message in cases:
         if '--data-dir' not in argv:
             argv = argv + ['--data-dir', cifar_dir]
-        with pytest.raises(SystemExit, match=message):
-            train_cifar.main(argv + ['--save-dir', str(tmp_path / 'bad')])
+        _fails_with(argv + ['--save-dir', str(tmp_path / 'bad')], message, capsys)
     corrupt = tmp_path / 'corrupt'
     corrupt.mkdir()
     (corrupt / 'cifar-100-python.tar.gz').write_bytes(b'not an archive')
-    with pytest.raises(SystemExit, match='corrupt CIFAR-100 data'):
-        train_cifar.main(['--host', 'resnet', '--data-dir', str(corrupt)])
+    _fails_with(['--host', 'resnet', '--data-dir', str(corrupt)], 'corrupt CIFAR-100 data',
+                capsys)
 
 
-def test_total_batch_must_split_over_devices(cifar_dir):
-    with pytest.raises(SystemExit, match='batch size 10 is not divisible by the number of '
-                                         'devices 4'):
-        train_cifar.main(['--host', 'resnet', '--data-dir', cifar_dir, '--batch-size', '10',
-                          '--total-batch', '--gpus', '0,1,2,3'])
+def test_total_batch_must_split_over_devices(cifar_dir, capsys):
+    _fails_with(['--host', 'resnet', '--data-dir', cifar_dir, '--batch-size', '10',
+                 '--total-batch', '--gpus', '0,1,2,3'],
+                'batch size 10 is not divisible by the number of devices 4', capsys)

@@ -23,6 +23,7 @@ warm-up/cosine pair is built as in the original, the step schedule with ``offset
 decay starts exactly with the first batch of its epoch).
 """
 import copy
+import os
 from dataclasses import asdict, dataclass, field, fields
 
 import mxnet as mx
@@ -320,4 +321,15 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
                loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=not soft),
                val_fn=classification_validator(val_data), batch_transform=transform,
                resume=resume, seed=seed, checkpoint_info=info, logger=logger,
-               progress=progress, callbacks=callbacks)
+               progress=progress, callbacks=[_CurvesCallback(save_dir)] + list(callbacks))
+
+
+class _CurvesCallback(object):
+    """Redraw ``save_dir/curves.png`` after every epoch (rank 0 only writes metrics)."""
+
+    def __init__(self, save_dir):
+        self.save_dir = save_dir
+
+    def __call__(self, epoch, row):
+        from .curves import plot_curves
+        plot_curves([self.save_dir], os.path.join(self.save_dir, 'curves.png'))
