@@ -13,8 +13,8 @@ from mxnet.gluon.nn import BatchNorm
 from ..nn.fusion import build_fusion
 from .common import ImageNetwork, make_norm as _norm
 
-__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'add_cifar_stages',
-           'add_preact_head']
+__all__ = ['CIFARResBlockV2', 'CIFARAFFResNet', 'SHORTCUTS', 'cifar_features',
+           'add_cifar_stages', 'add_preact_head']
 
 #: how a block that changes width projects its shortcut
 SHORTCUTS = ('avg', 'conv')
@@ -81,6 +81,17 @@ class CIFARResBlockV2(HybridBlock):
         return self.attention(self.resfwd(x), residual)
 
 
+def cifar_features(layers, channels, norm_layer=BatchNorm, norm_kwargs=None):
+    """The ``features`` container of a CIFAR host, starting with the original's input
+    normalisation ``BN(scale=False, center=False)``; checks ``channels`` against ``layers``."""
+    if len(layers) != len(channels) - 1:
+        raise ValueError('channels needs one entry more than layers (the stem width), got '
+                         'layers=%s channels=%s' % (list(layers), list(channels)))
+    features = nn.HybridSequential(prefix='')
+    features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
+    return features
+
+
 def add_cifar_stages(features, layers, channels, make_block):
     """Append the stages of a CIFAR ResNet-(6b+2)-style network to ``features``.
 
@@ -141,12 +152,8 @@ class CIFARAFFResNet(ImageNetwork):
                  shortcut='avg', form='original', norm_layer=BatchNorm, norm_kwargs=None,
                  **kwargs):
         super(CIFARAFFResNet, self).__init__(**kwargs)
-        if len(layers) != len(channels) - 1:
-            raise ValueError('channels needs one entry more than layers (the stem width), got '
-                             'layers=%s channels=%s' % (list(layers), list(channels)))
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
-            self.features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
+            self.features = cifar_features(layers, channels, norm_layer, norm_kwargs)
             self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
 
             def block(stage_index, out_channels, stride, downsample, in_channels):

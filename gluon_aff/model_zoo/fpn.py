@@ -26,7 +26,7 @@ from mxnet.gluon.contrib.nn import Identity
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
-from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, add_cifar_stages
+from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, add_cifar_stages, cifar_features
 from .common import ImageNetwork, make_norm as _norm
 from .inception import register_paper_family
 from .model_store import DEFAULT_ROOT
@@ -71,9 +71,6 @@ class AFFFPNResNet(ImageNetwork):
                  backbone_fusion='add', shortcut='conv', fpn_channels=None, upsample='nearest',
                  norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
         super(AFFFPNResNet, self).__init__(**kwargs)
-        if len(layers) != len(channels) - 1:
-            raise ValueError('channels needs one entry more than layers (the stem width), got '
-                             'layers=%s channels=%s' % (list(layers), list(channels)))
         if len(layers) < 2:
             raise ValueError('a feature pyramid needs at least two stages, got layers=%s'
                              % (list(layers),))
@@ -84,8 +81,7 @@ class AFFFPNResNet(ImageNetwork):
         self.upsample = upsample
         self.fpn_channels = fpn_channels = fpn_channels or channels[-1]
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
-            self.features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
+            self.features = cifar_features(layers, channels, norm_layer, norm_kwargs)
             self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
 
             def block(_, out_channels, stride, downsample, in_channels):

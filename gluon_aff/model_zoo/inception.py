@@ -32,7 +32,8 @@ from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import FUSIONS, build_fusion
-from .cifar_resnet import CIFARResBlockV2, add_cifar_stages, add_preact_head
+from .cifar_resnet import (CIFARResBlockV2, add_cifar_stages, add_preact_head,
+                           cifar_features)
 from .common import ImageNetwork, make_norm as _norm
 from .model_store import DEFAULT_ROOT
 from .model_zoo import PAPER_BLOCKS, _finish, register_model
@@ -187,12 +188,8 @@ class CIFARInceptionResNet(ImageNetwork):
                  form='original', dilations=(1, 2), cell_stem=True, norm_layer=BatchNorm,
                  norm_kwargs=None, **kwargs):
         super(CIFARInceptionResNet, self).__init__(**kwargs)
-        if len(layers) != len(channels) - 1:
-            raise ValueError('channels needs one entry more than layers (the stem width), got '
-                             'layers=%s channels=%s' % (list(layers), list(channels)))
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
-            self.features.add(_norm(norm_layer, norm_kwargs, scale=False, center=False))
+            self.features = cifar_features(layers, channels, norm_layer, norm_kwargs)
             if cell_stem:
                 self.features.add(InceptionFusionCell(
                     channels[0], 1, fusion=fusion, r=r, form=form, dilations=dilations,
