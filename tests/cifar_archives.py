@@ -38,16 +38,7 @@ def write_python_archive(directory, n_train=64, n_test=32, extract=False):
     files['meta'] = pickle.dumps({b'fine_label_names': [b'f%d' % i for i in range(100)],
                                   b'coarse_label_names': [b'c%d' % i for i in range(20)]},
                                  protocol=2)
-    if extract:
-        folder = os.path.join(directory, 'cifar-100-python')
-        os.makedirs(folder, exist_ok=True)
-        for name, raw in files.items():
-            with open(os.path.join(folder, name), 'wb') as f:
-                f.write(raw)
-    else:
-        with tarfile.open(os.path.join(directory, 'cifar-100-python.tar.gz'), 'w:gz') as tar:
-            for name, raw in files.items():
-                _add(tar, 'cifar-100-python/' + name, raw)
+    _write(files, directory, 'cifar-100-python', extract, extract_into_folder=True)
     return splits
 
 
@@ -60,12 +51,20 @@ def write_binary_archive(directory, n_train=64, n_test=32, extract=False):
                 for img, f, c in zip(images, fine, coarse)]
         files[name + '.bin'] = b''.join(rows)
     files['coarse_label_names.txt'] = '\n'.join('c%d' % i for i in range(20)).encode()
+    _write(files, directory, 'cifar-100-binary', extract, extract_into_folder=False)
+    return splits
+
+
+def _write(files, directory, archive, extract, extract_into_folder):
+    """``files`` as ``archive.tar.gz`` (members under ``archive/``) or extracted loose files
+    (inside ``archive/`` or directly in ``directory``, as the two real archives unpack)."""
     if extract:
+        folder = os.path.join(directory, archive) if extract_into_folder else directory
+        os.makedirs(folder, exist_ok=True)
         for name, raw in files.items():
-            with open(os.path.join(directory, name), 'wb') as f:
+            with open(os.path.join(folder, name), 'wb') as f:
                 f.write(raw)
     else:
-        with tarfile.open(os.path.join(directory, 'cifar-100-binary.tar.gz'), 'w:gz') as tar:
+        with tarfile.open(os.path.join(directory, archive + '.tar.gz'), 'w:gz') as tar:
             for name, raw in files.items():
-                _add(tar, 'cifar-100-binary/' + name, raw)
-    return splits
+                _add(tar, archive + '/' + name, raw)
