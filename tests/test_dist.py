@@ -5,6 +5,7 @@ as a worker it trains the tiny model on its half of a generated RecordIO set and
 parameters and losses.
 """
 import json
+import math
 import os
 import sys
 
@@ -66,17 +67,8 @@ def test_two_workers_two_servers_stay_identical(tmp_path, update_on_kvstore):
     from gluon_aff.data.imagenet import write_tiny_recordio
     out = str(tmp_path)
     write_tiny_recordio(os.path.join(out, 'tiny'), num_images=32, classes=4, size=48, seed=0)
-    env = {OUT_ENV: out, 'GLUON_AFF_DIST_UOK': str(int(update_on_kvstore)),
-           'OMP_NUM_THREADS': '1', 'MXNET_CPU_WORKER_NTHREADS': '1',
-           'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')}
-    try:
-        launch_local([sys.executable, os.path.abspath(__file__)], num_workers=2, num_servers=2,
-                     timeout=TIME_LIMIT, env=env, log_dir=os.path.join(out, 'logs'))
-    except DistLaunchError as err:
-        logs = ''
-        for name in sorted(os.listdir(os.path.join(out, 'logs'))):
-            logs += '\n--- %s\n%s' % (name, open(os.path.join(out, 'logs', name)).read()[-1500:])
-        pytest.fail('%s%s' % (err, logs))
+    _launch(out, [sys.executable, os.path.abspath(__file__)],
+            {OUT_ENV: out, 'GLUON_AFF_DIST_UOK': str(int(update_on_kvstore))})
     a, b = np.load(os.path.join(out, 'rank0.npz')), np.load(os.path.join(out, 'rank1.npz'))
     assert sorted(a.files) == sorted(b.files) and a.files
     for key in a.files:
@@ -87,6 +79,71 @@ def test_two_workers_two_servers_stay_identical(tmp_path, update_on_kvstore):
         losses = info['losses']
         assert len(losses) == 4 and losses[-1] < losses[0], losses
     assert os.path.isfile(os.path.join(out, 'run', 'last.json'))   # rank 0 checkpointed
+    # lr column: the lr of the latest update, wherever it runs (servers or workers)
+    assert [row['lr'] for row in _rows(os.path.join(out, 'run'))] == pytest.approx(EXPECTED_LR)
+
+
+def _cosine(step, base=0.1, n=6 - 1):
+    return base * (1 + math.cos(math.pi * step / n)) / 2
+
+
+#: lr after epochs 0..3 of the runs here: 32 images / total batch 16 = 2 updates per epoch,
+#: lr 0.1, 1 warm-up epoch (updates 1-2, linear from 0), then cosine over 3 epochs (gluoncv:
+#: 6 iterations, T = update - 2, N = 5, capped at N). After epoch e, 2 (e + 1) updates are
+#: done: T = 0, 2, 4, 5.
+EXPECTED_LR = [0.1, _cosine(2), _cosine(4), 0.0]
+
+
+def _rows(run_dir):
+    with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _launch(out, command, env=None):
+    base = {'OMP_NUM_THREADS': '1', 'MXNET_CPU_WORKER_NTHREADS': '1',
+            'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')}
+    base.update(env or {})
+    try:
+        launch_local(command, num_workers=2, num_servers=2, timeout=TIME_LIMIT, env=base,
+                     log_dir=os.path.join(out, 'logs'))
+    except DistLaunchError as err:
+        logs = ''
+        for name in sorted(os.listdir(os.path.join(out, 'logs'))):
+            logs += '\n--- %s\n%s' % (name, open(os.path.join(out, 'logs', name)).read()[-1500:])
+        pytest.fail('%s%s' % (err, logs))
+
+
+def test_two_workers_with_validation_script(tmp_path):
+    """The command line with validation on: every rank but 0 returns as soon as its last
+    step is queued and exits; before the fix its last gradient pushes were dropped at exit and
+    rank 0 hung in its last validation. The model is big enough (about 0.1 s per backward) for
+    that to happen every time without the fix."""
+    from gluon_aff.data.imagenet import write_tiny_recordio
+    out = str(tmp_path)
+    write_tiny_recordio(os.path.join(out, 'train'), num_images=32, classes=4, size=72, seed=0)
+    write_tiny_recordio(os.path.join(out, 'val'), num_images=20, classes=4, size=72, seed=1)
+    run = os.path.join(out, 'run')
+    _launch(out, [sys.executable, os.path.join(ROOT, 'scripts', 'train_imagenet.py'),
+                  '--kvstore', 'dist_sync', '--model', 'cifar_aff_resnet_b1',
+                  '--rec-train', os.path.join(out, 'train.rec'),
+                  '--rec-train-idx', os.path.join(out, 'train.idx'),
+                  '--rec-val', os.path.join(out, 'val.rec'),
+                  '--rec-val-idx', os.path.join(out, 'val.idx'),
+                  '--classes', '4', '--batch-size', '16', '--lr', str(0.1 * 512 / 16),
+                  '--epochs', '4', '--warmup-epochs', '1', '--no-mixup',
+                  '--label-smoothing', '0', '--input-size', '64', '--dtype', 'float32',
+                  '-j', '1', '--seed', '3', '--save-frequency', '0', '--no-progress',
+                  '--save-dir', run])
+    rows = _rows(run)
+    assert [row['epoch'] for row in rows] == [0, 1, 2, 3]
+    for row in rows:
+        assert 0 <= row['val_top1_err'] <= 1 and 0 <= row['val_top5_err'] <= row['val_top1_err']
+    # the servers' lr (update_on_kvstore), not the idle worker optimizer's (0 = warm-up start)
+    assert [row['lr'] for row in rows] == pytest.approx(EXPECTED_LR)
+    with open(os.path.join(run, 'last.json')) as f:
+        assert json.load(f)['epoch'] == 3
+    with open(os.path.join(run, 'last.states')) as f:
+        assert json.load(f) == {'num_update': 8, 'server_side': True}
 
 
 if __name__ == '__main__':

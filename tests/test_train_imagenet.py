@@ -246,3 +246,27 @@ def test_amp_option_in_a_fresh_process(tmp_path, tiny_rec):
                     'GPU check runs on the device machine')
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'AMP-SCALE' in out.stdout
+
+
+def test_server_side_trainer_reports_the_servers_lr(tmp_path):
+    # with update_on_kvstore on a dist kvstore the worker's optimizer never updates (its lr
+    # stays at the warm-up start, 0): the lr reported is the schedule at the update count,
+    # restored count included. lr 0.1, 1 warm-up epoch of 2 updates, then cosine over 2 epochs
+    # (gluoncv: 4 iterations, T = update - 2, N = 3).
+    from gluon_aff.training.imagenet import ServerSideTrainer
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    sched = build_lr_scheduler(0.1, 3, 1, 2)
+    trainer = ServerSideTrainer(net.collect_params(), 'nag', {'lr_scheduler': sched},
+                                kvstore=None)
+    assert trainer.learning_rate == 0.0                      # nothing done yet: warm-up start
+    states = str(tmp_path / 'x.states')
+    with open(states, 'w') as f:
+        json.dump({'num_update': 3, 'server_side': True}, f)  # a resumed run, 3 updates done
+    trainer.load_states(states)
+    trainer._steps_done += 1                                 # as one step() on the servers
+    assert trainer.learning_rate == pytest.approx(0.1 * (1 + math.cos(math.pi * 2 / 3)) / 2)
+    assert trainer.learning_rate == pytest.approx(0.025)     # repeatable: scheduler copied
+    trainer.save_states(states)
+    with open(states) as f:
+        assert json.load(f)['num_update'] == 4

@@ -242,6 +242,7 @@ class ServerSideTrainer(gluon.Trainer):
     cannot save them from a worker. ``save_states`` writes the number of updates done instead
     and ``load_states`` restores it into the optimizer before it is sent to the servers, so a
     resumed run continues the lr schedule; momentum restarts from zero (documented).
+    :attr:`learning_rate` is the servers' lr, the schedule at that update count.
     """
 
     def __init__(self, *args, **kwargs):
@@ -252,9 +253,30 @@ class ServerSideTrainer(gluon.Trainer):
         super(ServerSideTrainer, self).step(batch_size, ignore_stale_grad)
         self._steps_done += 1
 
+    @property
+    def num_update(self):
+        """Updates the servers have done (or have queued): the restored count plus this
+        run's steps."""
+        return self._optimizer.begin_num_update + self._steps_done
+
+    @property
+    def learning_rate(self):
+        """The lr of the servers' latest update.
+
+        The worker's own optimizer never updates here, so its ``num_update`` (and
+        ``Trainer.learning_rate``) stays at the start of the schedule. The servers' copy
+        computes update ``n`` with ``lr_scheduler(n)`` (``n`` counted from
+        ``begin_num_update``), so this evaluates a copy of the scheduler at
+        :attr:`num_update` (a copy: MXNet's own schedulers keep state).
+        """
+        optimizer = self._optimizer
+        if optimizer.lr_scheduler is None:
+            return optimizer.lr
+        return copy.deepcopy(optimizer.lr_scheduler)(self.num_update)
+
     def save_states(self, fname):
         with open(fname, 'w') as f:
-            json.dump({'num_update': self._optimizer.begin_num_update + self._steps_done,
+            json.dump({'num_update': self.num_update,
                        'server_side': True}, f)
 
     def load_states(self, fname):
