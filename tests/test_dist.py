@@ -67,8 +67,11 @@ def test_two_workers_two_servers_stay_identical(tmp_path, update_on_kvstore):
     from gluon_aff.data.imagenet import write_tiny_recordio
     out = str(tmp_path)
     write_tiny_recordio(os.path.join(out, 'tiny'), num_images=32, classes=4, size=48, seed=0)
-    _launch(out, [sys.executable, os.path.abspath(__file__)],
-            {OUT_ENV: out, 'GLUON_AFF_DIST_UOK': str(int(update_on_kvstore))})
+    env = {OUT_ENV: out, 'GLUON_AFF_DIST_UOK': str(int(update_on_kvstore))}
+    if not update_on_kvstore:
+        # known issue (docs/imagenet.md): worker-side updates race on MXNet's threaded engine
+        env['MXNET_ENGINE_TYPE'] = 'NaiveEngine'
+    _launch(out, [sys.executable, os.path.abspath(__file__)], env)
     a, b = np.load(os.path.join(out, 'rank0.npz')), np.load(os.path.join(out, 'rank1.npz'))
     assert sorted(a.files) == sorted(b.files) and a.files
     for key in a.files:

@@ -33,6 +33,7 @@ update runs there (``update_on_kvstore=True``).
 """
 import copy
 import json
+import logging
 import os
 
 import mxnet as mx
@@ -307,6 +308,11 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
         hvd.broadcast_parameters(net.collect_params(), root_rank=0)
         return hvd.DistributedTrainer(net.collect_params(), optimizer, params)
     distributed = not isinstance(kvstore, str) and 'dist' in kvstore.type
+    if distributed and update_on_kvstore is False:
+        logging.getLogger('gluon_aff').warning(
+            'update_on_kvstore=0 with %s: on MXNet 1.9.1 the workers\' weights were seen to '
+            'drift apart with the threaded engine (docs/imagenet.md, known issue); the default '
+            'server-side update is safe', kvstore.type)
     cls = ServerSideTrainer if distributed and update_on_kvstore is not False else gluon.Trainer
     return cls(net.collect_params(), optimizer, params, kvstore=kvstore,
                update_on_kvstore=update_on_kvstore)
