@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Export a zoo model: ``python scripts/export.py MODEL --out DIR [--params FILE] [--onnx]``."""
-import sys
+"""``python scripts/export.py ...`` = ``gluon-aff export ...``; ``--help`` lists the flags.
 
-from gluon_aff.export import main
+The command lives in gluon_aff/export.py.
+"""
+from gluon_aff.commands import script_main
 
 if __name__ == '__main__':
-    from gluon_aff.cli import run
-    sys.exit(run(main))
+    script_main(__file__)

@@ -3,7 +3,6 @@ script on a generated archive, exact resume, the NaN guard and bad inputs."""
 import json
 import math
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
@@ -14,9 +13,8 @@ from cifar_archives import write_python_archive
 from gluon_aff.training import NonFiniteLossError, fit, read_metrics, split_batch
 from gluon_aff.training.cifar import MixupTransform, build_lr_scheduler, get_recipe
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-import train_cifar  # noqa: E402
+from command_helpers import fails_with
+from gluon_aff.commands import train_cifar
 
 TINY = ['--host', 'resnet', '--fusion', 'aff', '--blocks', '1', '--version', 'paper',
         '--batch-size', '16', '-j', '0', '--no-progress', '--no-hybridize']
@@ -172,10 +170,7 @@ def test_batch_not_divisible_by_devices():
 
 def _fails_with(argv, message, capsys):
     """The script exits with status 2 and one 'error: ...' line naming the problem."""
-    from gluon_aff.cli import run
-    assert run(train_cifar.main, argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error: ') and message in err, err
+    return fails_with(train_cifar.main, argv, message, capsys)
 
 
 def test_script_bad_inputs(cifar_dir, tmp_path, capsys):
@@ -189,7 +184,10 @@ def test_script_bad_inputs(cifar_dir, tmp_path, capsys):
     for argv, message in cases:
         if '--data-dir' not in argv:
             argv = argv + ['--data-dir', cifar_dir]
-        _fails_with(argv + ['--save-dir', str(tmp_path / 'bad')], message, capsys)
+        if '--resume' not in argv:
+            argv = argv + ['--save-dir', str(tmp_path / 'bad')]
+        _fails_with(argv, message, capsys)
+        assert not os.path.exists(tmp_path / 'bad')       # a refused run leaves nothing
     corrupt = tmp_path / 'corrupt'
     corrupt.mkdir()
     (corrupt / 'cifar-100-python.tar.gz').write_bytes(b'not an archive')
@@ -197,7 +195,9 @@ def test_script_bad_inputs(cifar_dir, tmp_path, capsys):
                 capsys)
 
 
-def test_total_batch_must_split_over_devices(cifar_dir, capsys):
+def test_total_batch_must_split_over_devices(cifar_dir, capsys, monkeypatch, tmp_path):
+    # four devices on any build: four CPU contexts stand in for --gpus 0,1,2,3
+    monkeypatch.setattr(train_cifar, 'devices', lambda args: [mx.cpu(i) for i in range(4)])
     _fails_with(['--host', 'resnet', '--data-dir', cifar_dir, '--batch-size', '10',
-                 '--total-batch', '--gpus', '0,1,2,3'],
+                 '--total-batch', '--gpus', '0,1,2,3', '--save-dir', str(tmp_path / 'r')],
                 'batch size 10 is not divisible by the number of devices 4', capsys)

@@ -137,7 +137,7 @@ def _archive_reader(path):
     return members.get
 
 
-def load_cifar100(data_dir, train=True, labels='coarse'):
+def load_cifar100(data_dir, train=True, labels='coarse', return_source=False):
     """Read CIFAR-100 from ``data_dir``.
 
     Parameters
@@ -155,6 +155,9 @@ def load_cifar100(data_dir, train=True, labels='coarse'):
     labels : numpy.ndarray, int32, (N,)
     label_names : list of str or None
         Names of the selected label set when the archive holds them.
+    source : (str, str)
+        With ``return_source``: the format read (``'python'``/``'binary'``) and the archive or
+        folder it was read from.
     """
     num_label_classes(labels)
     data_dir = os.path.expanduser(data_dir)
@@ -180,7 +183,8 @@ def load_cifar100(data_dir, train=True, labels='coarse'):
     top = LABEL_SETS[labels]
     if selected.min() < 0 or selected.max() >= top:
         raise _corrupt(where, '%s labels outside [0, %d)' % (labels, top))
-    return np.ascontiguousarray(images), selected, names[0 if labels == 'coarse' else 1]
+    out = (np.ascontiguousarray(images), selected, names[0 if labels == 'coarse' else 1])
+    return out + ((kind, where),) if return_source else out
 
 
 def download_cifar100(data_dir):
@@ -202,11 +206,13 @@ class CIFAR100(gluon.data.ArrayDataset):
     train : bool, default True
         Training or test split.
     labels : {'coarse', 'fine'}, default 'coarse'
-        Label set; ``classes`` is 20 or 100 and ``label_names`` their names when known.
+        Label set; ``classes`` is 20 or 100 and ``label_names`` their names when known;
+        ``source`` is ``(format, path)`` of what was read.
     """
 
     def __init__(self, root, train=True, labels='coarse'):
-        images, targets, names = load_cifar100(root, train=train, labels=labels)
+        images, targets, names, self.source = load_cifar100(root, train=train, labels=labels,
+                                                            return_source=True)
         super(CIFAR100, self).__init__(nd.array(images, dtype=np.uint8), targets)
         self.labels = labels
         self.classes = LABEL_SETS[labels]
