@@ -7,11 +7,11 @@
 
 See docs/reproducing.md.
 """
-import os
 import sys
 
 from ..cli import make_parser, user_input
-from ..reproduce import DONE, format_plan, make_plan, parse_shard, run_result, write_report
+from ..reproduce import (DONE, format_plan, make_plan, parse_shard, plots_dir, run_result,
+                         write_report)
 
 TASKS = ('cifar', 'imagenet', 'segmentation')
 
@@ -74,6 +74,6 @@ def main(argv=None):
             md, html = write_report(args.runs, args.out, seeds=[int(s) for s in _csv(args.seeds)],
                                     tables=_csv(args.tables), epochs=args.epochs,
                                     params=not args.no_params)
-            plots = os.path.join(os.path.dirname(os.path.abspath(args.out)), 'plots')
-            print('wrote %s, %s and the curves of every run in %s' % (md, html, plots))
+            print('wrote %s, %s and the curves of every run in %s'
+                  % (md, html, plots_dir(args.out)))
     return 0

@@ -182,9 +182,16 @@ def load_run(path, model=None, model_kwargs=None, ctx=None, which=('best', 'last
     except FileNotFoundError as err:
         raise MissingInputError(str(err)) from None
     except ValueError as err:  # not a .params file, or another network's keys/shapes
-        raise UserError('%s: %s. Give the --model (and --model-kwargs) it was trained as'
-                        % (params, err) if prefix is None else
-                        '%s cannot be loaded into %s: %s' % (params, name, err)) from None
+        text = str(err)
+        text = text[len(params):].lstrip(': ') if text.startswith(params) else text
+        damaged = text.startswith(('is not', 'holds no'))
+        if not damaged and not text.startswith('does not fit'):
+            text = 'does not fit %s: %s' % (name, text)
+        hint = ('the checkpoint is damaged or holds another network' if prefix is not None
+                else 'give a parameter file (net.save_parameters, or an original open-aff '
+                '.params)' if damaged else
+                'give the --model (and --model-kwargs) it was trained as')
+        raise UserError('%s %s; %s' % (params, text, hint)) from None
     state = dict(state, model=record)
     return net, state
 
