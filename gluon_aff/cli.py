@@ -207,25 +207,31 @@ def devices(args):
 
 # --------------------------------------------------------------------------- run folder
 def add_run_flags(parser, save_dir_default=None, save_dir_help=None):
-    """``--save-dir DIR``, ``--resume [DIR]`` and ``--overwrite`` (see :func:`run_flags`)."""
+    """``--save-dir DIR``, ``--resume [DIR]`` and ``--overwrite`` (see :func:`run_flags`).
+
+    ``save_dir_default`` is used when neither ``--save-dir`` nor ``--resume DIR`` names a folder.
+    """
     group = parser.add_argument_group('run folder')
-    group.add_argument('--save-dir', metavar='DIR', default=save_dir_default,
-                       help=save_dir_help or 'run folder: checkpoints, train.log, '
-                       'metrics.jsonl, curves.png')
+    text = save_dir_help or 'run folder: checkpoints, train.log, metrics.jsonl, curves.png'
+    if save_dir_default:
+        text += ' (default: %s)' % save_dir_default
+    group.add_argument('--save-dir', metavar='DIR', help=text)
     group.add_argument('--resume', nargs='?', const=True, default=False, metavar='DIR',
                        help='continue the run in DIR (bare --resume: the --save-dir folder) '
                        'from its last complete checkpoint')
     group.add_argument('--overwrite', action='store_true',
                        help='start afresh in a folder that holds a run: the old run is moved '
                        'aside to DIR.old-N (never deleted)')
+    parser.set_defaults(save_dir_default=save_dir_default)
     return parser
 
 
 def run_flags(args, default_save_dir=None):
     """``(save_dir, resume, overwrite)`` of the run flags.
 
-    ``--resume DIR`` names the folder itself; a bare ``--resume`` continues ``--save-dir``
-    (or ``default_save_dir``). Raises :class:`UserError` for contradictory flags.
+    ``--resume DIR`` names the folder itself; a bare ``--resume`` continues ``--save-dir`` (or
+    the default: ``default_save_dir``, else the one given to :func:`add_run_flags`). Raises
+    :class:`UserError` for contradictory flags.
     """
     resume, save_dir = args.resume, args.save_dir
     if isinstance(resume, str):
@@ -234,7 +240,7 @@ def run_flags(args, default_save_dir=None):
             raise UserError('--resume %s and --save-dir %s name different folders: give the '
                             'folder once (--resume DIR)' % (resume, save_dir))
         save_dir = resume
-    save_dir = save_dir or default_save_dir
+    save_dir = save_dir or default_save_dir or getattr(args, 'save_dir_default', None)
     if not save_dir:
         raise UserError('no run folder: give --save-dir DIR (or --resume DIR)')
     if resume and args.overwrite:

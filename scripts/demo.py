@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/demo.py ...`` = ``gluon-aff demo ...``; ``--help`` lists the flags.
+"""``gluon-aff demo`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/demo.py.
 """

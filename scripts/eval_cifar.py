@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/eval_cifar.py ...`` = ``gluon-aff eval-cifar ...``; ``--help`` lists the flags.
+"""``gluon-aff eval-cifar`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/eval_cifar.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/eval_imagenet.py ...`` = ``gluon-aff eval-imagenet ...``; ``--help`` lists the flags.
+"""``gluon-aff eval-imagenet`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/eval_imagenet.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/eval_segmentation.py ...`` = ``gluon-aff eval-segmentation ...``; ``--help`` lists the flags.
+"""``gluon-aff eval-segmentation`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/eval_segmentation.py.
 """

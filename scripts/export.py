@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/export.py ...`` = ``gluon-aff export ...``; ``--help`` lists the flags.
+"""``gluon-aff export`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/export.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/gradcam.py ...`` = ``gluon-aff gradcam ...``; ``--help`` lists the flags.
+"""``gluon-aff gradcam`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/gradcam.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/launch_dist.py ...`` = ``gluon-aff launch-dist ...``; ``--help`` lists the flags.
+"""``gluon-aff launch-dist`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/training/distributed.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/make_stopsign.py ...`` = ``gluon-aff make-stopsign ...``; ``--help`` lists the flags.
+"""``gluon-aff make-stopsign`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/make_stopsign.py.
 """

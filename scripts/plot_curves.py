@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/plot_curves.py ...`` = ``gluon-aff plot-curves ...``; ``--help`` lists the flags.
+"""``gluon-aff plot-curves`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/plot_curves.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/predict_segmentation.py ...`` = ``gluon-aff predict-segmentation ...``; ``--help`` lists the flags.
+"""``gluon-aff predict-segmentation`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/predict_segmentation.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/reproduce.py ...`` = ``gluon-aff reproduce ...``; ``--help`` lists the flags.
+"""``gluon-aff reproduce`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/reproduce.py.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/summary.py ...`` = ``gluon-aff summary ...``; ``--help`` lists the flags.
+"""``gluon-aff summary`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/summary.py (gluon_aff/summary.py).
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/train_cifar.py ...`` = ``gluon-aff train-cifar ...``; ``--help`` lists the flags.
+"""``gluon-aff train-cifar`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/train_cifar.py.
 """

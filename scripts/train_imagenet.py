@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/train_imagenet.py ...`` = ``gluon-aff train-imagenet ...``; ``--help`` lists the flags.
+"""``gluon-aff train-imagenet`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/train_imagenet.py.
 """

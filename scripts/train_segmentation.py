@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""``python scripts/train_segmentation.py ...`` = ``gluon-aff train-segmentation ...``; ``--help`` lists the flags.
+"""``gluon-aff train-segmentation`` as a script (same flags; ``--help`` lists them).
 
 The command lives in gluon_aff/commands/train_segmentation.py.
 """

@@ -107,6 +107,12 @@ def test_run_flags():
         flags('--resume', 'a', '--overwrite')
     with pytest.raises(UserError, match='--save-dir'):
         flags()
+    # a default folder does not clash with --resume DIR
+    parser = cli.add_run_flags(argparse.ArgumentParser(), save_dir_default='runs/demo')
+    assert flags() == ('runs/demo', False, False)
+    assert flags('--resume', 'a') == ('a', True, False)
+    assert flags('--resume') == ('runs/demo', True, False)
+    assert '(default: runs/demo)' in parser.format_help()
 
 
 def test_run_prints_user_errors_in_one_line_and_keeps_bug_tracebacks(capsys, monkeypatch):
@@ -189,10 +195,6 @@ def test_a_script_runs_as_documented(tmp_path):
     assert out.returncode == 0, out.stderr
     commands = [line for line in out.stdout.splitlines() if line.startswith('python ')]
     assert commands and not any('--gpus' in c for c in commands)      # a CPU plan
-    out = subprocess.run([sys.executable, '-m', 'gluon_aff', 'reproduce', 'plan', '--tables',
-                          'table3', '--tasks', 'cifar'], capture_output=True, text=True,
-                         cwd=str(tmp_path), env=env, timeout=120)
-    assert out.returncode == 0 and '--gpus 0' in out.stdout, out.stderr
 
 
 # ------------------------------------------------------------------ errors of the commands

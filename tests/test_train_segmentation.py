@@ -89,3 +89,29 @@ def test_one_epoch_run_resume_and_scripts(tmp_path, monkeypatch):
     assert os.listdir(out) == ['000000000010.png']
     with open(os.path.join(run, 'last.json')) as f:
         assert json.load(f)['info']['recipe']['optimizer'] == 'adagrad'
+
+
+def test_command_run_folder_and_model_check(tmp_path, capsys):
+    from command_helpers import fails_with
+    from gluon_aff.commands import train_segmentation as command
+    coco = str(tmp_path / 'coco')
+    make_tiny_coco(coco)
+    data = str(tmp_path / 'stopsign')
+    build_stopsign(coco, data, min_foreground=0)
+    run = str(tmp_path / 'run')
+    argv = ['--data-dir', data, '--base-size', '16', '--crop-size', '16', '--batch-size', '2',
+            '-j', '0', '--no-progress', '--epochs', '1', '--save-dir', run]
+    assert command.main(argv) == 0
+    with open(os.path.join(run, 'last.json')) as f:
+        model = json.load(f)['model']
+    assert model['name'] == 'fpn_aff_resnet_b1' and model['card']['task'] == 'segmentation'
+    assert model['kwargs'] == {'classes': 2, 'form': 'original', 'upsample': 'nearest'}
+    fails_with(command.main, argv, 'already holds a run', capsys)
+    assert command.main(argv[:-4] + ['--epochs', '2', '--resume', run]) == 0
+    assert [r['epoch'] for r in read_metrics(run)] == [0, 1]
+    log = open(os.path.join(run, 'train.log')).read()
+    assert 'data: StopSign images and masks from %s' % data in log
+    assert 'labels: background, stop sign' in log
+    fails_with(command.main, argv[:-1] + [str(tmp_path / 'r2'), '--model', 'aff_resnet50'],
+               'aff_resnet50 is a classification model for imagenet', capsys)
+    assert not os.path.exists(tmp_path / 'r2')

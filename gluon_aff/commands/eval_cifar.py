@@ -2,7 +2,7 @@
 
     gluon-aff eval-cifar --run runs/cifar_aff_resnet32-coarse-final          # best, else last
     gluon-aff eval-cifar --run runs/x/last --data-dir ~/data/cifar100
-    gluon-aff eval-cifar --params cifar_aff_resnet32.params --model cifar_aff_resnet32 --labels fine
+    gluon-aff eval-cifar --params c100_aff32.params --model cifar_aff_resnet32 --labels fine
 
 The label set defaults to the one the run was trained on; another one is refused (its scores
 would be against labels the network never learned).

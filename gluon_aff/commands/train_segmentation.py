@@ -77,8 +77,6 @@ def main(argv=None):
             result = train_segmentation(
                 net, train_set, val_set, recipe, run, ctx=ctx, seed=args.seed, resume=resume,
                 num_workers=args.num_workers, hybridize=not args.no_hybridize,
-                checkpoint_info={'model': args.model, 'form': args.form,
-                                 'upsample': args.upsample},
                 logger=run.logger, progress=not args.no_progress,
                 model=model_record(args.model, kwargs))
         plot_curves(save_dir)

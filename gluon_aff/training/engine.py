@@ -9,7 +9,8 @@ API
 :func:`fit` ``(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
 batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True, resume=False,
 seed=None, rank=0, best_key='val_acc', best_mode='max', checkpoint_info=None, callbacks=(),
-logger=None, progress=True, loss_scaler=None, model=None)`` runs epochs ``[start, epochs)`` and returns a dict
+logger=None, progress=True, loss_scaler=None, model=None)`` runs epochs ``[start, epochs)`` and
+returns a dict
 ``{'best': value, 'best_epoch': int, 'last': last metrics row, 'save_dir': path}``.
 
 * ``net`` is an initialised (optionally hybridized) block; ``trainer`` a :class:`gluon.Trainer`

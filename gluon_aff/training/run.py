@@ -436,13 +436,13 @@ class Run(object):
 
 
 def _describe(directory):
-    state = checkpoint_files(os.path.join(directory, 'last'))
-    if state:
-        try:
-            return 'last checkpoint: epoch %s' % read_state(os.path.join(directory, 'last'))['epoch']
-        except UserError:
-            return 'a damaged last checkpoint'
-    return 'no complete checkpoint'
+    last = os.path.join(directory, 'last')
+    if not checkpoint_files(last):
+        return 'no complete checkpoint'
+    try:
+        return 'last checkpoint: epoch %s' % read_state(last)['epoch']
+    except UserError:
+        return 'a damaged last checkpoint'
 
 
 def _close_file_handlers(logger):
