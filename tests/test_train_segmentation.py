@@ -6,6 +6,7 @@ import os
 import numpy as np
 import mxnet as mx
 
+from command_helpers import fails_with
 from gluon_aff import get_model
 from gluon_aff.data.stopsign import StopSignSegmentation, build_stopsign
 from gluon_aff.training import read_metrics
@@ -45,7 +46,7 @@ def test_overlay_blends_only_predicted_pixels():
     assert out[0, 0].tolist() == [150, 50, 50] and out[0, 1].tolist() == [100, 100, 100]
 
 
-def test_one_epoch_run_resume_and_scripts(tmp_path, monkeypatch):
+def test_one_epoch_run_resume_and_scripts(tmp_path, capsys):
     coco = str(tmp_path / 'coco')
     make_tiny_coco(coco)
     data = str(tmp_path / 'stopsign')
@@ -87,12 +88,16 @@ def test_one_epoch_run_resume_and_scripts(tmp_path, monkeypatch):
     assert predict_segmentation.main(['--run', run, '--images',
                                       os.path.join(data, 'val', 'images'), '--out', out]) == 0
     assert os.listdir(out) == ['000000000010.png']
+    bogus = tmp_path / 'bogus.png'                          # an image name, not an image
+    bogus.write_text('not an image')
+    line = fails_with(predict_segmentation.main, ['--run', run, '--images', str(bogus), '--out',
+                                                  str(tmp_path / 'none')], str(bogus), capsys)
+    assert 'not an image' in line and not os.path.exists(tmp_path / 'none')
     with open(os.path.join(run, 'last.json')) as f:
         assert json.load(f)['info']['recipe']['optimizer'] == 'adagrad'
 
 
 def test_command_run_folder_and_model_check(tmp_path, capsys):
-    from command_helpers import fails_with
     from gluon_aff.commands import train_segmentation as command
     coco = str(tmp_path / 'coco')
     make_tiny_coco(coco)

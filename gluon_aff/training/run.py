@@ -30,8 +30,7 @@ import threading
 import time
 
 from ..errors import MissingInputError, UserError
-from .checkpoint import (atomic_write, checkpoint_files, read_state, recover_checkpoint,
-                         verify_files)
+from .checkpoint import atomic_write, checkpoint_files, read_state, verify_files
 
 __all__ = ['Run', 'open_run', 'load_run', 'model_card', 'model_record', 'run_status',
            'holds_run', 'RUNNING', 'STOPPED']
@@ -342,9 +341,6 @@ class Run(object):
             os.makedirs(self.dir)
             self._created_dir = True
         self._before = set(os.listdir(self.dir))
-        if self.resume:
-            for name in ('last', 'best'):
-                recover_checkpoint(os.path.join(self.dir, name))
         self._write_lock()
         self.logger = setup_logger(self.dir, console=self.console)
         if self.resume:
