@@ -320,8 +320,9 @@ def test_eval_refuses_another_label_set_and_other_networks(finished_run, cifar_d
     line = fails_with(eval_cifar.main, ['--run', finished_run, '--labels', 'fine'],
                       'was trained on the coarse labels (20 classes)', capsys)
     assert 'never learned' in line
-    # the old positional spelling still works
-    assert eval_cifar.main([finished_run]) == acc
+    # the old positional spelling still works, with a deprecation notice
+    with pytest.warns(UserNotice, match='deprecated; use --run'):
+        assert eval_cifar.main([finished_run]) == acc
     # a params file of another network, and a garbage one
     other = str(tmp_path / 'other.params')
     net = build_cifar_model('cifar_add_resnet_b1')
