@@ -33,7 +33,6 @@ update runs there (``update_on_kvstore=True``).
 """
 import copy
 import json
-import logging
 import os
 
 import mxnet as mx
@@ -42,7 +41,7 @@ from mxnet import gluon
 
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'enable_amp', 'create_kvstore', 'ServerSideTrainer', 'make_trainer',
+           'enable_amp', 'create_kvstore', 'DistTrainer', 'ServerSideTrainer', 'make_trainer',
            'EpochIterator', 'prepare_net', 'topk_errors']
 
 #: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
@@ -236,7 +235,33 @@ def create_kvstore(name):
     return name, 0, 1
 
 
-class ServerSideTrainer(gluon.Trainer):
+class DistTrainer(gluon.Trainer):
+    """A :class:`gluon.Trainer` for MXNet's parameter-server kvstores (``dist_*``).
+
+    It waits for the initial broadcast of the parameters to reach every worker before the
+    first gradient is pushed. ``gluon.Trainer`` sends, for every parameter, a pull of its
+    initial value (``kvstore.broadcast``) and then, in the same ``step``, the push-pull of its
+    gradient, without waiting in between. MXNet 1.9.1's ps-lite serves a server's incoming
+    requests from a priority queue (``ps::ThreadsafePQueue``, dmlc/ps-lite#147) and MXNet
+    gives every request the same priority, so a backlog is served out of order: a worker's
+    initial pull can be answered after the first push-pull round of that key completed, with
+    the *sum of the gradients* instead of the weights. On CPU workers nothing else orders the
+    two requests (the kvstore's send buffer is the parameter's own array), and with
+    ``update_on_kvstore=False`` that worker then trains from gradient-sum weights: one
+    parameter (the last to be initialised, the only one whose pull and push-pull are queued
+    together) differed between workers in about 1 run of 6 under CPU load. Waiting here costs
+    one round trip, once.
+    """
+
+    def _init_params(self):
+        pending = [param for param in self._params_to_init if not param._deferred_init]
+        super(DistTrainer, self)._init_params()
+        for param in pending:
+            for array in param.list_data():
+                array.wait_to_read()  # the initial pull has completed
+
+
+class ServerSideTrainer(DistTrainer):
     """A :class:`gluon.Trainer` for ``update_on_kvstore=True`` on a distributed kvstore.
 
     The optimizer (with its lr scheduler) and its states live on the servers there, and MXNet
@@ -296,7 +321,8 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
     Gradients are averaged over the whole distributed batch: with a dist kvstore the servers sum
     the workers' gradients, so ``rescale_grad`` starts at ``1 / num_workers`` and
     ``trainer.step(worker_batch)`` then divides by the worker batch. ``update_on_kvstore=None``
-    keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`).
+    keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`); ``False``
+    updates on the workers (a :class:`DistTrainer`).
     """
     params = {'wd': wd, 'momentum': momentum, 'lr_scheduler': lr_scheduler,
               'rescale_grad': 1.0 / num_workers}
@@ -308,12 +334,10 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
         hvd.broadcast_parameters(net.collect_params(), root_rank=0)
         return hvd.DistributedTrainer(net.collect_params(), optimizer, params)
     distributed = not isinstance(kvstore, str) and 'dist' in kvstore.type
-    if distributed and update_on_kvstore is False:
-        logging.getLogger('gluon_aff').warning(
-            'update_on_kvstore=0 with %s: on MXNet 1.9.1 the workers\' weights were seen to '
-            'drift apart with the threaded engine (docs/imagenet.md, known issue); the default '
-            'server-side update is safe', kvstore.type)
-    cls = ServerSideTrainer if distributed and update_on_kvstore is not False else gluon.Trainer
+    if not distributed:
+        cls = gluon.Trainer
+    else:
+        cls = DistTrainer if update_on_kvstore is False else ServerSideTrainer
     return cls(net.collect_params(), optimizer, params, kvstore=kvstore,
                update_on_kvstore=update_on_kvstore)
 
