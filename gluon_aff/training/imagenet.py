@@ -41,7 +41,7 @@ from mxnet import gluon
 
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'enable_amp', 'create_kvstore', 'DistTrainer', 'ServerSideTrainer', 'make_trainer',
+           'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer', 'make_trainer',
            'EpochIterator', 'prepare_net', 'topk_errors']
 
 #: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
@@ -213,14 +213,23 @@ def enable_amp(target_dtype='float16'):
 
 def create_kvstore(name):
     """``(kvstore, rank, num_workers)``. ``name`` is ``'device'``, ``'local'``, ``'dist_sync'``,
-    ``'dist_device_sync'``, ``'dist_async'`` or ``'horovod'``; dist types need the DMLC_* env
-    variables of a launcher (``scripts/launch_dist.py``, ``tools/launch.py`` of MXNet)."""
+    ``'dist_device_sync'``, ``'dist_async'`` or ``'horovod'``.
+
+    dist types need the DMLC_* env variables of a launcher (``scripts/launch_dist.py``,
+    ``tools/launch.py`` of MXNet). Before joining, the scheduler's address must answer within
+    ``GLUON_AFF_DIST_CONNECT_TIMEOUT`` seconds (default 60, else a ``ValueError`` naming it),
+    and the process's :class:`~gluon_aff.training.distributed.Watchdog` starts: a worker that
+    cannot join or finishes no trainer step for ``GLUON_AFF_DIST_TIMEOUT`` seconds (default
+    900) stops with an ``error:`` line instead of waiting forever for a dead peer.
+    """
     if name == 'horovod':
         try:
             import horovod.mxnet as hvd
         except ImportError:
-            raise ValueError("kvstore 'horovod' needs horovod built with MXNet support "
-                             "(HOROVOD_WITH_MXNET=1 pip install horovod)")
+            raise ValueError("kvstore 'horovod' needs horovod built with MXNet support, which "
+                             'is not installed here: HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 '
+                             'pip install --no-build-isolation horovod==0.28.1 (after mxnet; '
+                             'see docs/imagenet.md), or use --kvstore dist_sync') from None
         hvd.init()
         return 'horovod', hvd.rank(), hvd.size()
     if name.startswith('dist'):
@@ -228,11 +237,34 @@ def create_kvstore(name):
             raise ValueError('kvstore %r needs a distributed launch: DMLC_ROLE, '
                              'DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and '
                              'DMLC_NUM_WORKER are not set (see docs/imagenet.md)' % name)
+        from . import distributed
+        host, port = distributed.scheduler_address()
+        distributed.wait_for_scheduler(
+            host, port, distributed.env_seconds(distributed.CONNECT_TIMEOUT_ENV, 60))
+        distributed.start_watchdog(what='joining the job at %s:%d (%s workers, %s servers)' % (
+            host, port, os.environ.get('DMLC_NUM_WORKER'), os.environ.get('DMLC_NUM_SERVER')))
         kv = mx.kv.create(name)
+        distributed.feed_watchdog('kvstore %s created, rank %d' % (name, kv.rank))
         return kv, kv.rank, kv.num_workers
     if name not in ('device', 'local', 'nccl'):
         raise ValueError('unknown kvstore %r' % (name,))
     return name, 0, 1
+
+
+def finish_kvstore(kvstore):
+    """Wait for every queued push/pull, then for every worker (dist kvstores).
+
+    MXNet runs ``trainer.step`` asynchronously and drops the operations still queued when a
+    process exits, so a worker exiting right after queuing its last step (every rank but 0,
+    which writes no checkpoint) left the others waiting forever for that step's weights. The
+    final barrier runs under the watchdog: a worker that died at the end is reported too.
+    """
+    mx.nd.waitall()
+    if not isinstance(kvstore, str) and 'dist' in kvstore.type:
+        from . import distributed
+        distributed.feed_watchdog('training done, waiting for the other workers to finish')
+        kvstore._barrier()
+        distributed.feed_watchdog('all workers finished')
 
 
 class DistTrainer(gluon.Trainer):
@@ -251,7 +283,20 @@ class DistTrainer(gluon.Trainer):
     parameter (the last to be initialised, the only one whose pull and push-pull are queued
     together) differed between workers in about 1 run of 6 under CPU load. Waiting here costs
     one round trip, once.
+
+    Every ``step`` also feeds the process's
+    :class:`~gluon_aff.training.distributed.Watchdog` (started by :func:`create_kvstore`).
     """
+
+    def __init__(self, *args, **kwargs):
+        super(DistTrainer, self).__init__(*args, **kwargs)
+        self._steps = 0
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        super(DistTrainer, self).step(batch_size, ignore_stale_grad)
+        self._steps += 1
+        from .distributed import feed_watchdog
+        feed_watchdog('trainer step %d' % self._steps)
 
     def _init_params(self):
         pending = [param for param in self._params_to_init if not param._deferred_init]
@@ -271,19 +316,11 @@ class ServerSideTrainer(DistTrainer):
     :attr:`learning_rate` is the servers' lr, the schedule at that update count.
     """
 
-    def __init__(self, *args, **kwargs):
-        super(ServerSideTrainer, self).__init__(*args, **kwargs)
-        self._steps_done = 0
-
-    def step(self, batch_size, ignore_stale_grad=False):
-        super(ServerSideTrainer, self).step(batch_size, ignore_stale_grad)
-        self._steps_done += 1
-
     @property
     def num_update(self):
         """Updates the servers have done (or have queued): the restored count plus this
         run's steps."""
-        return self._optimizer.begin_num_update + self._steps_done
+        return self._optimizer.begin_num_update + self._steps
 
     @property
     def learning_rate(self):
@@ -311,7 +348,7 @@ class ServerSideTrainer(DistTrainer):
         if self._kv_initialized:
             raise RuntimeError('load_states must be called before the first step')
         self._optimizer.begin_num_update = self._optimizer.num_update = int(state['num_update'])
-        self._steps_done = 0
+        self._steps = 0
 
 
 def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtype='float32',
