@@ -56,6 +56,13 @@ def test_dmlc_env_and_port():
     assert 0 < free_port() < 65536
 
 
+def test_launch_dist_checks_the_scheduler_address(capsys):
+    from gluon_aff.training.distributed import main
+    with pytest.raises(SystemExit) as err:
+        main(['--scheduler', 'nohost', '--', sys.executable, '-c', 'pass'])
+    assert err.value.code == 2 and '--scheduler must be HOST:PORT' in capsys.readouterr().err
+
+
 def test_launcher_kills_on_timeout(tmp_path):
     with pytest.raises(DistLaunchError, match='exceeded'):
         launch_local([sys.executable, '-c', 'import time; time.sleep(30)'], 1, 1, timeout=2,

@@ -290,13 +290,13 @@ class DistTrainer(gluon.Trainer):
 
     def __init__(self, *args, **kwargs):
         super(DistTrainer, self).__init__(*args, **kwargs)
-        self._steps = 0
+        self._steps_done = 0
 
     def step(self, batch_size, ignore_stale_grad=False):
         super(DistTrainer, self).step(batch_size, ignore_stale_grad)
-        self._steps += 1
+        self._steps_done += 1
         from .distributed import feed_watchdog
-        feed_watchdog('trainer step %d' % self._steps)
+        feed_watchdog('trainer step %d' % self._steps_done)
 
     def _init_params(self):
         pending = [param for param in self._params_to_init if not param._deferred_init]
@@ -320,7 +320,7 @@ class ServerSideTrainer(DistTrainer):
     def num_update(self):
         """Updates the servers have done (or have queued): the restored count plus this
         run's steps."""
-        return self._optimizer.begin_num_update + self._steps
+        return self._optimizer.begin_num_update + self._steps_done
 
     @property
     def learning_rate(self):
@@ -348,7 +348,7 @@ class ServerSideTrainer(DistTrainer):
         if self._kv_initialized:
             raise RuntimeError('load_states must be called before the first step')
         self._optimizer.begin_num_update = self._optimizer.num_update = int(state['num_update'])
-        self._steps = 0
+        self._steps_done = 0
 
 
 def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtype='float32',
