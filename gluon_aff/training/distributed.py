@@ -223,8 +223,8 @@ class LocalJob(object):
     :meth:`wait` polls every process: it returns when every local worker exited with status 0
     (servers and scheduler then end by themselves, or are stopped after 5 s), and otherwise
     stops every local process as soon as one fails (non-zero status or a signal; a server or
-    the scheduler that ended while workers still run 10 s later) and raises :class:`DistLaunchError` naming
-    it, how it ended, its last error line and the log folder.
+    the scheduler that ended while workers still run 10 s later) and raises
+    :class:`DistLaunchError` naming it, how it ended, its last error line and the log folder.
 
     Parameters
     ----------

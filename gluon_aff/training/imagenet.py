@@ -41,8 +41,8 @@ from mxnet import gluon
 
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer', 'make_trainer',
-           'EpochIterator', 'prepare_net', 'topk_errors']
+           'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer',
+           'make_trainer', 'EpochIterator', 'prepare_net', 'topk_errors']
 
 #: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
 REFERENCE_BATCH = 512
