@@ -1,8 +1,9 @@
 """Parameter-server training on 127.0.0.1: 1 scheduler, 2 servers, 2 workers (dist_sync).
 
-The test runs this file as the command of every role (see gluon_aff/training/distributed.py);
-as a worker it trains the tiny model on its half of a generated RecordIO set and saves its final
-parameters and losses.
+The tests run this file as the workers' command (see gluon_aff/training/distributed.py): it
+trains the tiny model on its half of a generated RecordIO set and saves its final parameters
+and losses, or (``GLUON_AFF_DIST_TEST_MODE=init_race``) makes one trainer step while the servers
+are paused around the last initial pull. Faults: tests/test_dist_faults.py.
 """
 import json
 import math

@@ -177,15 +177,22 @@ def _final_params(run):
     return {k: v.asnumpy() for k, v in mx.nd.load(os.path.join(run, 'last.params')).items()}
 
 
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    """Rank 0's final parameters of an uninterrupted job (shared by the resume tests)."""
+    tmp = str(tmp_path_factory.mktemp('reference'))
+    reference = os.path.join(tmp, 'run')
+    _job(tmp, reference, 'logs').start().wait(timeout=120)
+    return _final_params(reference)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('victim', ['worker 1', 'server 0'])
-def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, victim):
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, victim, uninterrupted):
     """Worker-side updates (the checkpoint holds the momentum): a job killed after its first
     epoch and relaunched with --resume ends with exactly rank 0's parameters (trainable and BN
     statistics) of an uninterrupted run; its metrics.jsonl has every epoch once."""
     tmp = str(tmp_path)
-    reference = os.path.join(tmp, 'reference')
-    _job(tmp, reference, 'logs-reference').start().wait(timeout=120)
     run = os.path.join(tmp, 'run')
     message, seconds = _kill_after_first_epoch(_job(tmp, run, 'logs-killed'), run, victim)
     assert seconds < STOP_BOUND and message.startswith(victim), (seconds, message)
@@ -195,7 +202,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, victim):
     assert _epoch_done(run) == EPOCHS - 1
     with open(os.path.join(run, 'metrics.jsonl')) as f:
         assert [json.loads(line)['epoch'] for line in f if line.strip()] == list(range(EPOCHS))
-    expected, got = _final_params(reference), _final_params(run)
+    expected, got = uninterrupted, _final_params(run)
     assert sorted(expected) == sorted(got)
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
