@@ -200,7 +200,28 @@ power
             return self.iters_per_epoch
         return self.epoch_lengths[epoch]
 
+    def epoch_starts(self):
+        """``{epoch: update count before its first update}`` for the run's epochs."""
+        starts, count = {}, self.start_update
+        for epoch in range(self.start_epoch, self.epochs):
+            starts[epoch] = count
+            count += self.epoch_length(epoch)
+        return starts
+
+    def update_count(self, epoch, batch, starts=None):
+        """The optimizer's update count at 0-based ``batch`` of ``epoch`` (1 for a fresh run's
+        first update); ``starts``: :meth:`epoch_starts`, to save recomputing it."""
+        if not self.start_epoch <= epoch < self.epochs:
+            raise ValueError('epoch %d is outside the run (epochs %d..%d)'
+                             % (epoch, self.start_epoch, self.epochs - 1))
+        if not 0 <= batch < self.epoch_length(epoch):
+            raise ValueError('batch %d is outside epoch %d (%d updates)'
+                             % (batch, epoch, self.epoch_length(epoch)))
+        starts = starts if starts is not None else self.epoch_starts()
+        return starts[epoch] + batch + 1
+
     def as_dict(self):
+        """The fields as a dict."""
         return asdict(self)
 
 
