@@ -29,6 +29,8 @@ from mxnet import gluon, nd
 from mxnet.gluon.data.vision import transforms
 from gluoncv.data import transforms as gcv_transforms
 
+from .autoaugment import AutoAugment
+
 __all__ = ['CIFAR100', 'load_cifar100', 'download_cifar100', 'cifar_transforms', 'LABEL_SETS',
            'CIFAR_MEAN', 'CIFAR_STD', 'num_label_classes']
 
@@ -213,9 +215,27 @@ class CIFAR100(gluon.data.ArrayDataset):
         self.label_names = names
 
 
-def cifar_transforms(train):
-    """The original open-aff CIFAR transforms: pad-4 crop + flip for training, then normalise."""
-    steps = [gcv_transforms.RandomCrop(32, pad=4), transforms.RandomFlipLeftRight()] \
-        if train else []
+def cifar_transforms(train, auto_augment=None):
+    """The original open-aff CIFAR transforms: pad-4 crop + flip for training, then normalise.
+
+    Parameters
+    ----------
+    train : bool
+        Training transforms (random) or test transforms (normalisation only).
+    auto_augment : None, bool, str or AutoAugment
+        Training only: :class:`~gluon_aff.data.AutoAugment` first, before the pad-crop, as the
+        original's ``--auto_aug`` (``True`` = the ``'cifar10'`` policy its logged runs used; a
+        policy name or an ``AutoAugment`` instance). Off by default.
+    """
+    steps = []
+    if auto_augment:
+        if not train:
+            raise ValueError('AutoAugment is a training transform; the original tested on '
+                             'normalised images only')
+        if not isinstance(auto_augment, AutoAugment):
+            auto_augment = AutoAugment('cifar10' if auto_augment is True else auto_augment)
+        steps.append(auto_augment)
+    if train:
+        steps += [gcv_transforms.RandomCrop(32, pad=4), transforms.RandomFlipLeftRight()]
     steps += [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
     return transforms.Compose(steps)
