@@ -12,6 +12,7 @@ import random
 
 import mxnet as mx
 import numpy as np
+import PIL
 import pytest
 from PIL import Image
 
@@ -54,7 +55,10 @@ def test_golden_outputs_of_the_original():
         _seed(seed)
         out = augmenters[policy](mx.nd.array(image, dtype='uint8'))
         assert out.dtype == np.uint8 and out.shape == image.shape
-        np.testing.assert_array_equal(out.asnumpy(), golden['output_%d' % k], err_msg=str(k))
+        np.testing.assert_array_equal(
+            out.asnumpy(), golden['output_%d' % k],
+            err_msg='case %d; the golden outputs were recorded with Pillow 13.0.0, this is %s'
+            % (k, PIL.__version__))
         # the same number of draws from both generators
         assert random.random() == golden['py_next'][k]
         assert np.random.random_sample() == golden['np_next'][k]
