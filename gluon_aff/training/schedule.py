@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass, field
 
 from gluoncv.utils import LRScheduler, LRSequential
 
+from ..data.imagenet import NUM_TRAINING_SAMPLES
+
 __all__ = ['MODES', 'build_lr_schedule', 'lr_at_update', 'iters_per_epoch',
            'recordio_epoch_lengths', 'ScheduleArgs', 'schedule_from_namespace', 'lr_trace',
            'CIFAR_TRAIN_SAMPLES', 'IMAGENET_TRAIN_SAMPLES', 'devices_of']
@@ -46,7 +48,7 @@ MODES = ('cosine', 'poly', 'linear', 'step', 'epoch-step', 'constant')
 
 #: training-set sizes the original divided by the batch size
 CIFAR_TRAIN_SAMPLES = 50000
-IMAGENET_TRAIN_SAMPLES = 1281167
+IMAGENET_TRAIN_SAMPLES = NUM_TRAINING_SAMPLES
 
 
 def build_lr_schedule(lr, epochs, iters_per_epoch, mode='cosine', warmup_epochs=0,
