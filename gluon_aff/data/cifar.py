@@ -279,17 +279,8 @@ class CIFAR100(_CIFARDataset):
 
 
 class CIFAR10(_CIFARDataset):
-    """CIFAR-10 as a gluon dataset of ``(HWC uint8 NDArray, int32 label)`` pairs.
-
-    Parameters
-    ----------
-    root : str
-        Data folder (see :func:`load_cifar`).
-    train : bool, default True
-        Training or test split.
-
-    ``classes`` is 10 and ``label_names`` the class names when the archive holds them.
-    """
+    """CIFAR-10 as a gluon dataset, like :class:`CIFAR100` (``root``, ``train``) with its one
+    label set: ``classes`` is 10, ``label_names`` the class names when the archive holds them."""
 
     def __init__(self, root, train=True):
         super(CIFAR10, self).__init__(root, 'cifar10', train, None)
