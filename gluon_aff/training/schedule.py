@@ -20,7 +20,10 @@ code used, exactly as it built it:
                     ``decay_epochs`` (gluoncv ``'step'`` with ``offset=1``): the original CIFAR
                     scripts without ``--cosine``, which called ``trainer.set_learning_rate`` at
                     the start of those epochs; no warm-up on that path.
+``'constant'``      ``lr`` throughout.
 ==================  ==========================================================================
+
+The segmentation trainer (no original code) uses ``'poly'`` with power 0.9 and no warm-up.
 
 ``decay_epochs`` are absolute epochs. The final ``train_cifar.py`` subtracted ``--warmup-epochs``
 from ``--lr-decay-epoch`` on its ``set_learning_rate`` path although that path has no warm-up
@@ -40,7 +43,7 @@ from gluoncv.utils import LRScheduler, LRSequential
 
 from ..data.imagenet import NUM_TRAINING_SAMPLES
 
-__all__ = ['MODES', 'build_lr_schedule', 'lr_at_update', 'iters_per_epoch',
+__all__ = ['MODES', 'build_lr_schedule', 'iters_per_epoch',
            'recordio_epoch_lengths', 'ScheduleArgs', 'schedule_from_namespace', 'lr_trace',
            'CIFAR_TRAIN_SAMPLES', 'IMAGENET_TRAIN_SAMPLES', 'devices_of']
 
@@ -108,11 +111,6 @@ def build_lr_schedule(lr, epochs, iters_per_epoch, mode='cosine', warmup_epochs=
                     step_factor=decay_factor, power=power)])
 
 
-def lr_at_update(scheduler, num_update):
-    """``scheduler(num_update)`` without touching ``scheduler``'s state."""
-    return float(scheduler(num_update))
-
-
 def iters_per_epoch(num_samples, total_batch, last_batch='discard'):
     """Batches per epoch of a gluon ``DataLoader``: ``num_samples // total_batch`` when the last
     incomplete batch is discarded (the original's training loaders and the ``num_batches`` its
@@ -160,16 +158,16 @@ class ScheduleArgs:
 
     Attributes
     ----------
-    lr, epochs, iters_per_epoch, mode, warmup_epochs, warmup_lr, decay_epochs, decay_factor, \
-power
+    lr, epochs, iters_per_epoch, mode, warmup_epochs, warmup_lr, decay_epochs, decay_factor,
+    power
         :func:`build_lr_schedule`'s arguments.
     epoch_lengths : list of int or None
         Updates actually made in each epoch ``0 .. epochs-1`` (None: ``iters_per_epoch`` each).
     start_epoch : int
         First epoch the run trained (the original's ``--resume-epoch``).
     start_update : int
-        Optimizer update count before the run's first update (restored with ``--resume-states``;
-        None: the updates of the epochs before ``start_epoch``, or 0 for a fresh run).
+        Optimizer update count before the run's first update: 0 for a fresh run, the count
+        restored from ``--resume-states`` for a resumed one.
     total_batch : int
         Samples per update (per-device batch x devices).
     notes : list of str
