@@ -26,27 +26,24 @@ import re
 import shutil
 import tempfile
 
-__all__ = ['ORIGINAL_FUSION_NAMES', 'fusion_tag', 'zoo_name_from_filename', 'read_original',
-           'to_structural', 'load_original', 'convert']
+from ..nn.fusion import FUSION_ALIASES
 
-#: the original code's ``askc_type`` class names -> registry tag (both ``Local+Local`` spellings)
-ORIGINAL_FUSION_NAMES = {
-    'DirectAdd': 'add', 'Concat': 'concat', 'ASKCFuse': 'aff', 'ResGlobLocaforGlobLocaCha': 'iaff',
-    'ResGlobGlobCha': 'gg', 'ResLocalLocaCha': 'll', 'ResLocaLocaCha': 'll',
-    'AYforXplusY': 'ms_gau', 'XplusAYforY': 'ms_se', 'AXYforXplusY': 'ms_sa',
-    'HalfASKCFuse': 'half_aff', 'ConcatASKCFuse': 'concat_aff', 'RASKCFuse': 'recursive_aff',
-}
+__all__ = ['fusion_tag', 'zoo_name_from_filename', 'read_original', 'to_structural',
+           'load_original', 'convert']
 
 _KINDS = ('running_mean', 'running_var', 'gamma', 'beta', 'weight', 'bias')
 
 
 def fusion_tag(askc_type):
-    """Registry tag of an original ``askc_type`` (case-insensitive; both ``LocaLoca`` spellings)."""
-    for original, tag in ORIGINAL_FUSION_NAMES.items():
+    """Registry tag of an original ``askc_type`` (case-insensitive; both ``LocaLoca`` spellings).
+
+    The original names are declared next to each fusion class (:data:`gluon_aff.nn.FUSION_ALIASES`).
+    """
+    for original, tag in FUSION_ALIASES.items():
         if original.lower() == str(askc_type).lower():
             return tag
     raise ValueError('unknown original fusion %r; known: %s'
-                     % (askc_type, ', '.join(sorted(ORIGINAL_FUSION_NAMES))))
+                     % (askc_type, ', '.join(sorted(FUSION_ALIASES))))
 
 
 def zoo_name_from_filename(path):
