@@ -27,15 +27,14 @@ from .cifar_resnet import CIFARAFFResNet
 from .fpn import AFFFPNResNet
 from .inception import CIFARInceptionResNet
 from .model_store import DEFAULT_ROOT, get_model_file
-from .registry import (ModelCard, find_models, get_host, get_model, get_model_card,
-                       get_model_list, register_family, register_model)
+from .registry import (get_model, get_model_card, get_model_list,  # noqa: F401
+                       register_family, register_model)
 from .resnet import RESNET_DEPTHS, AFFResNet
 from .resnext import AFFResNeXt, CIFARAFFResNeXt
 
-__all__ = ['get_model', 'get_model_list', 'get_model_card', 'ModelCard', 'find_models',
-           'get_host', 'register_model', 'register_family', 'get_cifar_resnet',
-           'get_cifar_resnext', 'get_resnet50', 'get_resnext50', 'get_cifar_inception_resnet',
-           'get_fpn_resnet', 'PAPER_BLOCKS', 'CIFAR_RESNEXT_CARDINALITY']
+__all__ = ['get_cifar_resnet', 'get_cifar_resnext', 'get_resnet50', 'get_resnext50',
+           'get_cifar_inception_resnet', 'get_fpn_resnet', 'PAPER_BLOCKS',
+           'CIFAR_RESNEXT_CARDINALITY']
 
 #: blocks per stage of the paper's ResNet-20-b ablation family
 PAPER_BLOCKS = (1, 2, 3, 4)

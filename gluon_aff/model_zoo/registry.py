@@ -37,8 +37,10 @@ DATASETS = {
     # resize ceil(224 / 0.875) = 256 then centre crop 224 (RecordIO: the same values x 255)
     'imagenet': dict(task='classification', input_size=(224, 224), mean=(0.485, 0.456, 0.406),
                      std=(0.229, 0.224, 0.225), crop_ratio=0.875, classes=1000),
-    # StopSign (paper Sec. 4.3): ImageNet normalisation, 2 classes (background, stop sign)
-    'stopsign': dict(task='segmentation', input_size=(32, 32), mean=(0.485, 0.456, 0.406),
+    # StopSign (paper Sec. 4.3; gluon-aff's data set, GluonCV's segmentation conventions): the
+    # validation short side resized to crop_size 480 then centre-cropped, ImageNet
+    # normalisation, 2 classes (background, stop sign)
+    'stopsign': dict(task='segmentation', input_size=(480, 480), mean=(0.485, 0.456, 0.406),
                      std=(0.229, 0.224, 0.225), crop_ratio=1.0, classes=2),
 }
 
@@ -269,14 +271,18 @@ def find_models(**criteria):
     return names
 
 
-def get_host(host, dataset):
+def get_host(host, dataset, version=None):
     """The builder of host family ``host`` on ``dataset`` (e.g. ``get_host('resnet',
-    'cifar100')`` is :func:`~gluon_aff.model_zoo.get_cifar_resnet`)."""
+    'cifar100')`` is :func:`~gluon_aff.model_zoo.get_cifar_resnet`); ``version`` keeps only the
+    families with models of that code version."""
+    if version is not None and version not in VERSIONS:
+        raise ValueError('version must be one of %s, got %r' % (', '.join(VERSIONS), version))
     builders = {}
-    for entry in _MODELS.values():
-        builders.setdefault((entry.card.host, entry.card.dataset), entry.builder)
-    if (host, dataset) not in builders:
-        known = sorted(h for h, d in builders if d == dataset)
-        raise ValueError('unknown host %r for %s; choose one of %s'
-                         % (host, dataset, ', '.join(known) or '(none)'))
-    return builders[(host, dataset)]
+    for name in find_models(dataset=dataset, **({} if version is None else {'version': version})):
+        entry = _MODELS[name]
+        builders.setdefault(entry.card.host, entry.builder)
+    if host not in builders:
+        raise ValueError('unknown host %r for %s%s; choose one of %s'
+                         % (host, dataset, '' if version is None else ' (%s version)' % version,
+                            ', '.join(sorted(builders)) or '(none)'))
+    return builders[host]
