@@ -5,7 +5,6 @@ code: its structural keys and shapes, both parameter counts and the output of th
 (see ``helpers.py``) must be reproduced exactly by the zoo model of the same name.
 """
 import math
-import re
 
 import mxnet as mx
 import numpy as np
@@ -16,9 +15,7 @@ from helpers import (check_against_manifest, load_manifest, manifest_names, para
                      resolved_model, seeded_input)
 
 IMAGENET_MANIFESTS = [n for n in manifest_names() if not n.startswith('cifar_')]
-# the ImageNet hosts (other hosts, e.g. FPN segmentation, register their own names)
-IMAGENET_MODELS = [n for n in gluon_aff.get_model_list()
-                   if re.match(r'[a-z_]+_resne(x)?t50(_32x4d)?(_paper)?$', n)]
+IMAGENET_MODELS = gluon_aff.model_zoo.find_models(dataset='imagenet')   # by model card
 
 # Paper Table 5, "Params" column (millions), for the final released models
 TABLE5_PARAMS_M = {'aff_resnet50': 30.3, 'iaff_resnet50': 35.1,
