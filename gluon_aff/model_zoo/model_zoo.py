@@ -238,36 +238,33 @@ def _declare():
         source=_PAPER + " CIFARResNextASKC(layers=[4, 4, 4], cardinality=32, bottleneck_width=4,"
         " classes=100, use_se=False) (ASKCFuse hard-coded); checkpoints '<acc>-cifar100-"
         "resnext38_32x4d_askc_mixup-best.params'")
-    # ---- ImageNet, final open-aff (train_imagenet.py --model resnet/resnext --start-layer 3)
-    register_family(
-        '{fusion}_resnet50', get_resnet50, dict(fusion=('aff', 'iaff', 'add')),
-        kwargs=dict(version='final'), dataset='imagenet', version='final', host='resnet',
-        source=_FINAL + " AFFResNet(askc_type='{askc}', start_layer=3, layers=[3, 4, 6, 3], "
-        "classes=1000, last_gamma=True); checkpoints '<err>-imagenet-ImageNet-{askc}-resnet--50-"
-        "s-3-<epoch>-best.params'")
-    # input size: the released iAFF-ResNeXt-50 log (0.1978) opens with a Namespace asking for
-    # input_size=320, but that run logged no batch; the run that trained 240 epochs (its
-    # Namespace lines 16-17) used 224, as cmd_scripts.txt (no --input-size) does
-    register_family(
-        '{fusion}_resnext50_32x4d', get_resnext50, dict(fusion=('aff', 'iaff', 'add')),
-        kwargs=dict(version='final'), dataset='imagenet', version='final', host='resnext',
-        source=_FINAL + " AFFResNeXt(askc_type='{askc}', start_layer=3, layers=[3, 4, 6, 3], "
-        "cardinality=32, bottleneck_width=4, use_se=False); checkpoints '<err>-imagenet-ImageNet-"
-        "{askc}-resnext--50-s-3-<epoch>-best.params'")
-    # ---- ImageNet, paper-version open-aff (train_imagenet.py --scenario ResNet/ResNeXt)
-    register_family(
-        '{fusion}_resnet50_paper', get_resnet50, dict(fusion=('aff', 'iaff', 'gg', 'll', 'add')),
-        kwargs=dict(version='paper'), dataset='imagenet', version='paper', host='resnet',
-        askc_names={'ll': 'ResLocaLocaCha'},
-        source=_PAPER + " ResNet50_v1bASKC(askc_type='{askc}', layers=[3, 4, 6, 3], "
-        "classes=1000) with --last-gamma; checkpoints '<err>-imagenet-ResNet50_v1bASKC-{askc}-"
-        "<epoch>-best.params'")
-    register_family(
-        '{fusion}_resnext50_32x4d_paper', get_resnext50, dict(fusion=('aff', 'iaff', 'add')),
-        kwargs=dict(version='paper'), dataset='imagenet', version='paper', host='resnext',
-        source=_PAPER + " ResNextASKC(askc_type='{askc}', layers=[3, 4, 6, 3], cardinality=32, "
-        "bottleneck_width=4); checkpoints '<err>-imagenet-ResNeXt-50-32x4d-ASKC-{askc}-<epoch>-"
-        "best.params'")
+    # ---- ImageNet: final open-aff (train_imagenet.py --model resnet/resnext --start-layer 3)
+    # and paper version (--scenario ResNet/ResNeXt). Input size: the released iAFF-ResNeXt-50
+    # log (0.1978) opens with a Namespace asking for input_size=320, but that run logged no
+    # batch; the run that trained 240 epochs (its Namespace lines 16-17) used 224, as
+    # cmd_scripts.txt (no --input-size) does.
+    imagenet = (
+        ('{fusion}_resnet50', get_resnet50, ('aff', 'iaff', 'add'), 'final', 'resnet',
+         " AFFResNet(askc_type='{askc}', start_layer=3, layers=[3, 4, 6, 3], classes=1000, "
+         "last_gamma=True); checkpoints '<err>-imagenet-ImageNet-{askc}-resnet--50-s-3-<epoch>-"
+         "best.params'"),
+        ('{fusion}_resnext50_32x4d', get_resnext50, ('aff', 'iaff', 'add'), 'final', 'resnext',
+         " AFFResNeXt(askc_type='{askc}', start_layer=3, layers=[3, 4, 6, 3], cardinality=32, "
+         "bottleneck_width=4, use_se=False); checkpoints '<err>-imagenet-ImageNet-{askc}-"
+         "resnext--50-s-3-<epoch>-best.params'"),
+        ('{fusion}_resnet50_paper', get_resnet50, ('aff', 'iaff', 'gg', 'll', 'add'), 'paper',
+         'resnet', " ResNet50_v1bASKC(askc_type='{askc}', layers=[3, 4, 6, 3], classes=1000) "
+         "with --last-gamma; checkpoints '<err>-imagenet-ResNet50_v1bASKC-{askc}-<epoch>-"
+         "best.params'"),
+        ('{fusion}_resnext50_32x4d_paper', get_resnext50, ('aff', 'iaff', 'add'), 'paper',
+         'resnext', " ResNextASKC(askc_type='{askc}', layers=[3, 4, 6, 3], cardinality=32, "
+         "bottleneck_width=4); checkpoints '<err>-imagenet-ResNeXt-50-32x4d-ASKC-{askc}-"
+         "<epoch>-best.params'"))
+    for pattern, builder, fusions, version, host, call in imagenet:
+        register_family(pattern, builder, dict(fusion=fusions), kwargs=dict(version=version),
+                        dataset='imagenet', version=version, host=host,
+                        askc_names={'ll': 'ResLocaLocaCha'},  # the ImageNet spelling
+                        source=(_FINAL if version == 'final' else _PAPER) + call)
     # ---- built from the paper (Sec. 4.3, Fig. 3, Table 2): no original code or checkpoints
     register_family(
         'cifar_{fusion}_inception_resnet_b{blocks}', get_cifar_inception_resnet,
