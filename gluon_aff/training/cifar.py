@@ -30,7 +30,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon, nd
 
-from ..model_zoo import get_cifar_resnet, get_cifar_resnext, get_model
+from ..model_zoo import get_host, get_model
 from .checkpoint import require_checkpoint, seed_everything
 from .engine import as_context_list, check_batch_size, classification_validator, fit
 from .runlog import setup_logger
@@ -203,14 +203,11 @@ def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version=
                          % ('both' if model else 'neither'))
     if model is not None:
         return get_model(model, classes=classes)
-    builders = {'resnet': (get_cifar_resnet, 5), 'resnext': (get_cifar_resnext, 4)}
-    if host not in builders:
-        raise ValueError("unknown host %r; choose 'resnet' or 'resnext'" % (host,))
-    builder, default_blocks = builders[host]
-    blocks = default_blocks if blocks is None else blocks
-    if blocks <= 0:
+    builder = get_host(host, 'cifar100', version)  # the zoo's CIFAR host families
+    if blocks is not None and blocks <= 0:
         raise ValueError('blocks must be positive, got %d' % blocks)
-    return builder(fusion=fusion, blocks=blocks, version=version, classes=classes)
+    extra = {} if blocks is None else {'blocks': blocks}  # else the host's default
+    return builder(fusion=fusion, version=version, classes=classes, **extra)
 
 
 def load_trained_model(path, ctx=None):
