@@ -19,7 +19,7 @@ setup(
     python_requires='>=3.7',
     # mxnet is chosen by the user, as with GluonCV: the `cpu` or `gpu` extra, or a requirements file
     install_requires=['numpy>=1.16,<1.24', 'gluoncv==0.10.5.post0', 'tqdm>=4.40',
-                      'matplotlib>=3.3'],
+                      'matplotlib>=3.3', 'Pillow>=8'],
     extras_require={
         'cpu': ['mxnet==1.9.1'],
         'gpu': ['mxnet-cu112==1.9.1'],

@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass, field, fields
 import mxnet as mx
 import numpy as np
 from mxnet import gluon, nd
-from gluoncv.utils import LRScheduler, LRSequential
 
-from ..model_zoo import get_cifar_resnet, get_cifar_resnext, get_model
+from ..model_zoo import get_host, get_model
 from .checkpoint import require_checkpoint, seed_everything
 from .engine import as_context_list, check_batch_size, classification_validator, fit
 from .runlog import setup_logger
+from .schedule import build_lr_schedule
 
 __all__ = ['CIFARRecipe', 'RECIPES', 'get_recipe', 'build_lr_scheduler', 'build_cifar_model',
            'MixupTransform', 'apply_no_wd', 'make_initializer', 'train_classifier',
@@ -124,28 +124,18 @@ def total_batch_size(batch_size, num_devices, per_device_batch):
 
 
 def build_lr_scheduler(recipe, iters_per_epoch):
-    """The recipe's schedule as a gluoncv scheduler (see the module docstring for the counter).
+    """The recipe's schedule (:func:`gluon_aff.training.schedule.build_lr_schedule`).
 
     ``cosine``: linear warm-up ``warmup_lr -> lr`` over ``warmup_epochs``, then cosine to 0 (the
-    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` per passed epoch in
-    ``lr_decay_epochs``, after an optional linear warm-up.
+    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` from the first batch of each
+    epoch in ``lr_decay_epochs``; after a warm-up, gluoncv's update-counted step (each decay one
+    batch early).
     """
-    if iters_per_epoch <= 0:
-        raise ValueError('iters_per_epoch must be positive, got %d' % iters_per_epoch)
-    main_epochs = recipe.epochs - recipe.warmup_epochs
-    if recipe.lr_mode == 'cosine':
-        main = LRScheduler('cosine', base_lr=recipe.lr, target_lr=0, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch)
-    else:
-        main = LRScheduler('step', base_lr=recipe.lr, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch, step_factor=recipe.lr_decay,
-                           step_epoch=[e - recipe.warmup_epochs for e in recipe.lr_decay_epochs],
-                           offset=1)
-    if recipe.warmup_epochs == 0:
-        return main
-    warmup = LRScheduler('linear', base_lr=recipe.warmup_lr, target_lr=recipe.lr,
-                         nepochs=recipe.warmup_epochs, iters_per_epoch=iters_per_epoch)
-    return LRSequential([warmup, main])
+    mode = 'epoch-step' if recipe.lr_mode == 'step' and not recipe.warmup_epochs \
+        else recipe.lr_mode
+    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, mode,
+                             recipe.warmup_epochs, recipe.warmup_lr, recipe.lr_decay_epochs,
+                             recipe.lr_decay)
 
 
 class MixupTransform(object):
@@ -213,14 +203,11 @@ def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version=
                          % ('both' if model else 'neither'))
     if model is not None:
         return get_model(model, classes=classes)
-    builders = {'resnet': (get_cifar_resnet, 5), 'resnext': (get_cifar_resnext, 4)}
-    if host not in builders:
-        raise ValueError("unknown host %r; choose 'resnet' or 'resnext'" % (host,))
-    builder, default_blocks = builders[host]
-    blocks = default_blocks if blocks is None else blocks
-    if blocks <= 0:
+    builder = get_host(host, 'cifar100', version)  # the zoo's CIFAR host families
+    if blocks is not None and blocks <= 0:
         raise ValueError('blocks must be positive, got %d' % blocks)
-    return builder(fusion=fusion, blocks=blocks, version=version, classes=classes)
+    extra = {} if blocks is None else {'blocks': blocks}  # else the host's default
+    return builder(fusion=fusion, version=version, classes=classes, **extra)
 
 
 def load_trained_model(path, ctx=None):

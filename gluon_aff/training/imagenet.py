@@ -39,6 +39,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from .schedule import build_lr_schedule, iters_per_epoch
+
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
            'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer',
@@ -102,33 +104,17 @@ def scaled_lr(lr, total_batch, ref_batch=REFERENCE_BATCH, per_device=False):
     return float(lr) * total_batch / float(ref_batch)
 
 
-def iters_per_epoch(num_samples, total_batch):
-    """``num_samples // total_batch`` (the original's ``num_batches``; at least 1)."""
-    return max(1, num_samples // total_batch)
-
-
 def build_lr_scheduler(lr, epochs, warmup_epochs, iters, mode='cosine', warmup_lr=0.0,
                        step_epochs=(40, 60), step_factor=0.1):
-    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction).
+    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction,
+    :func:`gluon_aff.training.schedule.build_lr_schedule`).
 
     Linear warm-up from ``warmup_lr`` to ``lr`` over ``warmup_epochs``, then ``mode``
     (``'cosine'``, ``'step'``, ``'poly'``, power 2) from ``lr`` to 0 for the remaining epochs.
     The schedule is driven by the optimizer's update counter.
     """
-    from gluoncv.utils import LRScheduler, LRSequential
-    if epochs <= warmup_epochs:
-        raise ValueError('epochs (%d) must exceed warmup_epochs (%d)' % (epochs, warmup_epochs))
-    if mode not in ('cosine', 'step', 'poly', 'linear'):
-        raise ValueError("lr mode must be cosine, step, poly or linear, got %r" % (mode,))
-    schedulers = []
-    if warmup_epochs > 0:
-        schedulers.append(LRScheduler('linear', base_lr=warmup_lr, target_lr=lr,
-                                      nepochs=warmup_epochs, iters_per_epoch=iters))
-    schedulers.append(LRScheduler(mode, base_lr=lr, target_lr=0,
-                                  nepochs=epochs - warmup_epochs, iters_per_epoch=iters,
-                                  step_epoch=[e - warmup_epochs for e in step_epochs],
-                                  step_factor=step_factor, power=2))
-    return LRSequential(schedulers)
+    return build_lr_schedule(lr, epochs, iters, mode, warmup_epochs, warmup_lr, step_epochs,
+                             step_factor)
 
 
 def disable_bias_bn_wd(net):
