@@ -17,8 +17,8 @@ from .checkpoint import atomic_write, seed_everything
 from . import curves
 from .engine import fit
 from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
-                       create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
-                       prepare_net, resolve_batch, scaled_lr, topk_errors)
+                       create_kvstore, enable_amp, finish_kvstore, get_recipe, iters_per_epoch,
+                       make_trainer, prepare_net, resolve_batch, scaled_lr, topk_errors)
 from .runlog import setup_logger
 
 __all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'resolve_params_path',
@@ -195,13 +195,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                  checkpoint_info=info, callbacks=[periodic] + list(callbacks), logger=logger,
                  progress=progress and is_main,
                  loss_scaler=amp_module.scale_loss if amp else None)
-    # fit() returns with the last trainer.step still in flight (MXNet runs it asynchronously;
-    # only reads of the parameters wait for it). A worker that then exits, typically every
-    # rank but 0, which writes no checkpoint, lets MXNet's atexit shutdown drop the engine ops
-    # still queued, so its last gradient pushes never reach the servers; in dist_sync the
-    # other workers then wait forever for that step's weights (rank 0 hung in its last
-    # validation or checkpoint). Finish every queued push/pull before returning.
-    mx.nd.waitall()
+    finish_kvstore(kv)  # the last step is still in flight (see finish_kvstore)
     result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
     return result
 
