@@ -23,7 +23,7 @@ setup(
     entry_points={'console_scripts': ['gluon-aff = gluon_aff.commands:main']},
     # mxnet is chosen by the user, as with GluonCV: the `cpu` or `gpu` extra, or a requirements file
     install_requires=['numpy>=1.16,<1.24', 'gluoncv==0.10.5.post0', 'tqdm>=4.40',
-                      'matplotlib>=3.3'],
+                      'matplotlib>=3.3', 'Pillow>=8'],
     extras_require={
         'cpu': ['mxnet==1.9.1'],
         'gpu': ['mxnet-cu112==1.9.1'],

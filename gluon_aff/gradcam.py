@@ -207,11 +207,15 @@ def save_comparison(path, image, results, class_names=None):
 
 
 def input_preset(name):
-    """``(size, resize, mean, std)`` of zoo model ``name``: CIFAR models 32 px with the CIFAR
-    normalisation, ImageNet models short side 256 then a 224 centre crop."""
-    if name.startswith('cifar_'):
-        return 32, 32, CIFAR_MEAN, CIFAR_STD
-    return 224, 256, IMAGENET_MEAN, IMAGENET_STD
+    """``(size, resize, mean, std)`` of zoo model ``name`` from its model card (ImageNet's for a
+    name outside the zoo): the short side resized to ``ceil(size / crop_ratio)`` (ImageNet 256
+    for 224, CIFAR 32), a ``size`` centre crop, normalised as the original did for its data."""
+    import math
+    from .model_zoo import DATASETS, get_model_card, get_model_list
+    spec = vars(get_model_card(name)) if name.lower() in get_model_list() \
+        else DATASETS['imagenet']
+    size = spec['input_size'][0]
+    return size, int(math.ceil(size / spec['crop_ratio'])), spec['mean'], spec['std']
 
 
 def compare_models(models, image_paths, out_dir, class_id=None, class_names=None):

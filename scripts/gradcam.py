@@ -3,7 +3,9 @@
 
 The command lives in gluon_aff/commands/gradcam.py.
 """
-from gluon_aff.commands import script_main
+from gluon_aff.commands import command_main, script_main
+
+main = command_main('gradcam')  # main(argv): importable, as before
 
 if __name__ == '__main__':
     script_main(__file__)

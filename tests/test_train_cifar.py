@@ -207,6 +207,26 @@ def test_total_batch_must_split_over_devices(cifar_dir, capsys, monkeypatch, tmp
                 'batch size 10 is not divisible by the number of devices 4', capsys)
 
 
+def test_no_wd_rule_is_the_originals():
+    """``--no-wd`` (open-aff: ``collect_params('.*beta|.*gamma|.*bias')``, wd_mult 0): exactly
+    the BN gammas/betas and the biases lose weight decay; conv and dense weights keep it."""
+    from gluon_aff import get_model
+    from gluon_aff.training.cifar import apply_no_wd
+    net = get_model('cifar_aff_resnet_b1', classes=10)   # BN, convs with/without bias, dense
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    apply_no_wd(net)
+    mults = {key: p.wd_mult for key, p in net._collect_params_with_prefix().items()}
+    kinds = {key.rsplit('.', 1)[1] for key in mults}
+    assert kinds == {'weight', 'bias', 'gamma', 'beta', 'running_mean', 'running_var'}
+    for key, mult in mults.items():
+        kind = key.rsplit('.', 1)[1]
+        assert mult == (0.0 if kind in ('gamma', 'beta', 'bias') else 1.0), key
+    assert mults['output.weight'] == 1.0 and mults['output.bias'] == 0.0
+    assert mults['features.1.weight'] == 1.0                          # stem conv
+    assert mults['features.2.0.attention.local_att.0.bias'] == 0.0    # attention conv bias
+
+
 # ------------------------------------------------------------------ the run folder, end to end
 @pytest.fixture(scope='module')
 def finished_run(cifar_dir, tmp_path_factory):

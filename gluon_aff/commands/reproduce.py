@@ -4,6 +4,7 @@
   gluon-aff reproduce plan --cifar-gpus ''             # CPU plan for the CIFAR runs
   gluon-aff reproduce status --epochs 400 runs/cifar_aff_resnet_b1-paper-coarse-s0
   gluon-aff reproduce report --runs runs --out report/report.md    # + report/plots/*.png
+  gluon-aff reproduce replay LOG_FILE --lr-trace lr.csv [--segment K]
 
 See docs/reproducing.md.
 """
@@ -51,6 +52,13 @@ def main(argv=None):
     report.add_argument('--epochs', type=int, help='planned epochs if the plan overrode them')
     report.add_argument('--no-params', action='store_true',
                         help='skip building the Table 5 models for their parameter counts')
+    replay = sub.add_parser('replay', help='replay a run of an original open-aff log')
+    replay.add_argument('log', help='training log of the original (plain or .gz)')
+    replay.add_argument('--segment', type=int,
+                        help='0-based run of the log (its Namespace lines; default: the last '
+                             'run that trained)')
+    replay.add_argument('--lr-trace', metavar='FILE',
+                        help='write epoch,batch,lr of every update of the run (no training)')
     args = parser.parse_args(argv)
 
     with user_input():
@@ -70,6 +78,13 @@ def main(argv=None):
             print('%s: %s (%d/%d epochs)' % (args.save_dir, result.status, result.epochs_done,
                                              args.epochs))
             return 0 if result.status == DONE else 1
+        elif args.command == 'replay':
+            from ..reproduce.replay import describe_log, write_lr_trace
+            if args.lr_trace:
+                index, _, rows = write_lr_trace(args.log, args.lr_trace, segment=args.segment)
+                print('wrote %s: %d updates of segment %d' % (args.lr_trace, rows, index))
+            else:
+                print('\n'.join(describe_log(args.log)))
         else:
             md, html = write_report(args.runs, args.out, seeds=[int(s) for s in _csv(args.seeds)],
                                     tables=_csv(args.tables), epochs=args.epochs,

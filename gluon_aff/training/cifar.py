@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass, field, fields
 import mxnet as mx
 import numpy as np
 from mxnet import gluon, nd
-from gluoncv.utils import LRScheduler, LRSequential
 
-from ..model_zoo import get_model
+from ..model_zoo import find_models, get_host, get_model, get_model_card
 from .checkpoint import require_checkpoint, seed_everything
 from .engine import as_context_list, check_batch_size, classification_validator, clip_warmup, fit
 from .run import open_run
+from .schedule import build_lr_schedule
 
 __all__ = ['CIFARRecipe', 'RECIPES', 'get_recipe', 'build_lr_scheduler', 'build_cifar_model',
            'cifar_model_spec', 'MixupTransform', 'apply_no_wd', 'make_initializer',
@@ -125,28 +125,18 @@ def total_batch_size(batch_size, num_devices, per_device_batch):
 
 
 def build_lr_scheduler(recipe, iters_per_epoch):
-    """The recipe's schedule as a gluoncv scheduler (see the module docstring for the counter).
+    """The recipe's schedule (:func:`gluon_aff.training.schedule.build_lr_schedule`).
 
     ``cosine``: linear warm-up ``warmup_lr -> lr`` over ``warmup_epochs``, then cosine to 0 (the
-    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` per passed epoch in
-    ``lr_decay_epochs``, after an optional linear warm-up.
+    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` from the first batch of each
+    epoch in ``lr_decay_epochs``; after a warm-up, gluoncv's update-counted step (each decay one
+    batch early).
     """
-    if iters_per_epoch <= 0:
-        raise ValueError('iters_per_epoch must be positive, got %d' % iters_per_epoch)
-    main_epochs = recipe.epochs - recipe.warmup_epochs
-    if recipe.lr_mode == 'cosine':
-        main = LRScheduler('cosine', base_lr=recipe.lr, target_lr=0, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch)
-    else:
-        main = LRScheduler('step', base_lr=recipe.lr, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch, step_factor=recipe.lr_decay,
-                           step_epoch=[e - recipe.warmup_epochs for e in recipe.lr_decay_epochs],
-                           offset=1)
-    if recipe.warmup_epochs == 0:
-        return main
-    warmup = LRScheduler('linear', base_lr=recipe.warmup_lr, target_lr=recipe.lr,
-                         nepochs=recipe.warmup_epochs, iters_per_epoch=iters_per_epoch)
-    return LRSequential([warmup, main])
+    mode = 'epoch-step' if recipe.lr_mode == 'step' and not recipe.warmup_epochs \
+        else recipe.lr_mode
+    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, mode,
+                             recipe.warmup_epochs, recipe.warmup_lr, recipe.lr_decay_epochs,
+                             recipe.lr_decay)
 
 
 class MixupTransform(object):
@@ -199,37 +189,32 @@ def cifar_model_spec(model=None, host=None, fusion='aff', blocks=None, version='
                      classes=100):
     """``(zoo name, kwargs)`` of a CIFAR network given by zoo name or by host + fusion + blocks.
 
-    The host form maps to the zoo name of that exact network where there is one
-    (``resnet``/``paper``/b in 1..4 -> ``cifar_<fusion>_resnet_b<b>``, ...), else to its host's
-    name with ``fusion``/``layers`` overrides; ``classes`` is passed when not 100. The pair is
-    what a checkpoint records (:func:`~gluon_aff.training.run.model_record`).
+    The host form names the zoo model that is exactly that network where there is one
+    (``resnet``/``paper``/``aff``/2 blocks -> ``cifar_aff_resnet_b2``), else a model of the same
+    host family (:func:`~gluon_aff.model_zoo.get_host`) with ``fusion``/``blocks``/``version``
+    overrides; ``classes`` is passed when not 100. ``get_model(name, **kwargs)`` is the network
+    and the pair is what a checkpoint records (:func:`~gluon_aff.training.run.model_record`).
     """
+    import inspect
     if (model is None) == (host is None):
         raise ValueError('give either a zoo model name or a host (resnet/resnext), not %s'
                          % ('both' if model else 'neither'))
     kwargs = {} if classes == 100 else {'classes': classes}
     if model is not None:
         return model, kwargs
-    defaults = {'resnet': 5, 'resnext': 4}
-    if host not in defaults:
-        raise ValueError("unknown host %r; choose 'resnet' or 'resnext'" % (host,))
-    if version not in ('final', 'paper'):
-        raise ValueError("version must be 'final' or 'paper', got %r" % (version,))
-    blocks = defaults[host] if blocks is None else blocks
-    if blocks <= 0:
+    builder = get_host(host, 'cifar100', version)  # the zoo's CIFAR host families
+    if blocks is not None and blocks <= 0:
         raise ValueError('blocks must be positive, got %d' % blocks)
-    if host == 'resnet':
-        exact = 'cifar_%s_resnet_b%d' % (fusion, blocks) if version == 'paper' else \
-            'cifar_%s_resnet%d' % (fusion, 6 * blocks + 2)
-        base = 'cifar_aff_resnet_b1' if version == 'paper' else 'cifar_aff_resnet32'
-    else:
-        exact = 'cifar_%s_resnext%d_32x4d%s' % (fusion, 9 * blocks + 2,
-                                                '_paper' if version == 'paper' else '')
-        base = 'cifar_aff_resnext38_32x4d' + ('_paper' if version == 'paper' else '')
-    from ..model_zoo import get_model_list
-    if exact in get_model_list():
-        return exact, kwargs
-    return base, dict(kwargs, fusion=fusion, layers=[blocks] * 3)
+    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
+                if k in ('fusion', 'blocks', 'version')}
+    want = dict(defaults, fusion=fusion, version=version,
+                **({} if blocks is None else {'blocks': blocks}))
+    family = [n for n in find_models(dataset='cifar100', host=host, version=version)
+              if set(get_model_card(n).kwargs) <= set(defaults)]
+    for name in family:
+        if dict(defaults, **get_model_card(name).kwargs) == want:
+            return name, kwargs
+    return family[0], dict(kwargs, **want)
 
 
 def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version='final',

@@ -18,8 +18,8 @@ from .checkpoint import copy_checkpoint, seed_everything
 from . import curves
 from .engine import clip_warmup, fit
 from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
-                       create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
-                       prepare_net, resolve_batch, scaled_lr, topk_errors)
+                       create_kvstore, enable_amp, finish_kvstore, get_recipe, iters_per_epoch,
+                       make_trainer, prepare_net, resolve_batch, scaled_lr, topk_errors)
 from .run import Run, load_run, model_record
 
 __all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'plot_curves', 'build_model']
@@ -189,13 +189,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                      callbacks=[periodic] + list(callbacks), logger=logger,
                      progress=progress and is_main,
                      loss_scaler=amp_module.scale_loss if amp else None, model=record)
-    # fit() returns with the last trainer.step still in flight (MXNet runs it asynchronously;
-    # only reads of the parameters wait for it). A worker that then exits, typically every
-    # rank but 0, which writes no checkpoint, lets MXNet's atexit shutdown drop the engine ops
-    # still queued, so its last gradient pushes never reach the servers; in dist_sync the
-    # other workers then wait forever for that step's weights (rank 0 hung in its last
-    # validation or checkpoint). Finish every queued push/pull before returning.
-    mx.nd.waitall()
+    finish_kvstore(kv)  # the last step is still in flight (see finish_kvstore)
     result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
     return result
 

@@ -43,31 +43,16 @@ RUN_FILES = ('last.json', 'last.json.new', 'best.json', 'metrics.jsonl', 'train.
 
 # --------------------------------------------------------------------------- model record
 def model_card(name):
-    """The model card of zoo model ``name`` as a dict: ``task`` ('classification' or
-    'segmentation'), ``dataset`` ('cifar100', 'imagenet' or 'stopsign'), ``input_size`` ``[H, W]``,
-    ``mean``, ``std`` and ``classes``.
-
-    Adapter until the zoo registry's ``gluon_aff.get_model_card(name).to_dict()`` is on this
-    branch: derived from the name prefix (``cifar_``: CIFAR-100 at 32x32; ``fpn_``: StopSign
-    segmentation at the 480 training crop; otherwise ImageNet at
-    :func:`gluon_aff.summary.default_input_shape`). Every use of a model's metadata in the run
-    layer goes through this function.
-    """
-    from ..model_zoo import get_model_list
-    from ..summary import default_input_shape
-    if name.lower() not in get_model_list():
-        raise UserError('unknown model %r; gluon_aff.get_model_list() lists the zoo names'
-                        % (name,))
-    imagenet_mean, imagenet_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    if name.startswith('fpn_'):
-        return dict(task='segmentation', dataset='stopsign', input_size=[480, 480],
-                    mean=imagenet_mean, std=imagenet_std, classes=2)
-    size = list(default_input_shape(name)[2:])
-    if name.startswith('cifar_'):
-        return dict(task='classification', dataset='cifar100', input_size=size,
-                    mean=[0.4914, 0.4822, 0.4465], std=[0.2023, 0.1994, 0.2010], classes=100)
-    return dict(task='classification', dataset='imagenet', input_size=size,
-                mean=imagenet_mean, std=imagenet_std, classes=1000)
+    """The model card of zoo model ``name`` (:func:`gluon_aff.get_model_card`) as the JSON-ready
+    dict a checkpoint records: ``task``, ``dataset``, ``input_size`` ``[H, W]``, ``mean``, ``std``,
+    ``classes``, ``version``, ``source``... Every use of a model's metadata in the run layer goes
+    through this function; an unknown name is a :class:`~gluon_aff.errors.UserError`."""
+    from ..model_zoo import get_model_card
+    try:
+        card = get_model_card(name)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    return json.loads(json.dumps(card.to_dict()))
 
 
 def model_record(name, kwargs=None):

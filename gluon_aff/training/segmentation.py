@@ -19,13 +19,13 @@ import numpy as np
 from mxnet import gluon
 from mxnet.gluon.data.vision import transforms
 from gluoncv.loss import SoftmaxCrossEntropyLoss
-from gluoncv.utils import LRScheduler
 from gluoncv.utils.metrics import SegmentationMetric
 
 from .checkpoint import require_checkpoint, seed_everything
 from . import curves
 from .engine import as_context_list, check_batch_size, fit, split_batch
 from .run import open_run
+from .schedule import build_lr_schedule
 
 __all__ = ['SegmentationRecipe', 'SegmentationScores', 'segmentation_validator',
            'evaluate_segmentation', 'image_transform', 'build_poly_scheduler',
@@ -122,9 +122,10 @@ def image_transform():
 
 
 def build_poly_scheduler(recipe, iters_per_epoch):
-    """GluonCV ``LRScheduler`` of ``recipe`` over ``epochs * iters_per_epoch`` updates."""
-    return LRScheduler(recipe.lr_mode, base_lr=recipe.lr, nepochs=recipe.epochs,
-                       iters_per_epoch=iters_per_epoch, power=recipe.power)
+    """GluonCV schedule of ``recipe`` over ``epochs * iters_per_epoch`` updates
+    (:func:`gluon_aff.training.schedule.build_lr_schedule`, no warm-up)."""
+    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, recipe.lr_mode,
+                             power=recipe.power)
 
 
 def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed=0,
