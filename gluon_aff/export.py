@@ -32,7 +32,18 @@ def _fill_fixed_gammas(net):
     net.apply(visit)
 
 
-def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None):
+def _require_onnx():
+    """Raise a one-line :class:`~gluon_aff.errors.UserError` when the onnx package is missing."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        from .errors import UserError
+        raise UserError('ONNX export needs the onnx package: pip install --no-deps -r '
+                        'requirements-onnx.txt (onnx==1.13.1, as bootstrap.sh does); nothing '
+                        'was written') from None
+
+
+def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None, net=None):
     """Hybridize and export zoo model ``name``.
 
     Parameters
@@ -47,7 +58,10 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     input_shape : tuple, optional
         ``(N, C, H, W)`` fixed in the ONNX graph; default the model's input size, batch 1.
     onnx : bool, default False
-        Also write ``{name}.onnx``.
+        Also write ``{name}.onnx`` (the onnx package is checked before anything is written).
+    net : HybridBlock, optional
+        The network ``name`` with its weights already loaded (e.g. by
+        :func:`gluon_aff.training.load_run`), instead of building it and loading ``params``.
 
     Returns
     -------
@@ -59,12 +73,15 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     from .model_zoo import get_model
     from .model_zoo.convert import load_original
     from .summary import default_input_shape
+    if onnx:
+        _require_onnx()
     ctx = ctx or mx.cpu()
-    net = get_model(name)
+    loaded = net is not None
+    net = net if loaded else get_model(name)
     shape = tuple(input_shape) if input_shape else default_input_shape(name, net)
-    if params:
+    if params and not loaded:
         load_original(net, params, ctx=ctx, input_shape=shape)
-    else:
+    elif not loaded:
         net.initialize(mx.init.Xavier(), ctx=ctx)
     net.hybridize()
     net(mx.nd.zeros(shape, ctx=ctx))
@@ -74,11 +91,6 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     net.export(prefix, epoch=0)
     paths = dict(symbol=prefix + '-symbol.json', params=prefix + '-0000.params')
     if onnx:
-        try:
-            import onnx as _onnx  # noqa: F401
-        except ImportError:
-            raise ImportError('ONNX export needs the onnx package: pip install onnx==1.13.1') \
-                from None
         # MXNet's converter prints node names of some scalar ops; keep stdout clean
         with contextlib.redirect_stdout(io.StringIO()):
             paths['onnx'] = mx.onnx.export_model(paths['symbol'], paths['params'], [shape],
@@ -87,21 +99,38 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
 
 
 def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(description='Export a gluon-aff model (symbol/params, ONNX).')
-    parser.add_argument('model', help='zoo name, e.g. aff_resnet50')
+    """``gluon-aff export [MODEL] --out DIR [--run DIR | --params FILE] [--onnx]``."""
+    from .cli import (UserError, add_checkpoint_flags, load_from_flags, make_parser,
+                      user_input)
+    parser = make_parser('Export a gluon-aff model (symbol/params, ONNX).')
+    parser.add_argument('name', nargs='?', metavar='MODEL',
+                        help='zoo name, e.g. aff_resnet50 (Xavier weights without --params)')
+    add_checkpoint_flags(parser)
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--params', default=None,
-                        help='weights (.params of gluon-aff or of the original open-aff code)')
     parser.add_argument('--input-size', type=int, default=None,
                         help='square input size of the ONNX graph (default: model input size)')
     parser.add_argument('--onnx', action='store_true', help='also write MODEL.onnx')
     args = parser.parse_args(argv)
+    if args.name and args.model and args.name != args.model:
+        raise UserError('MODEL %s and --model %s differ: give the name once'
+                        % (args.name, args.model))
+    args.model = args.model or args.name
+    if args.onnx:
+        _require_onnx()
+    net = None
+    if args.run or args.params:
+        net, state = load_from_flags(args)
+        args.model = state['model']['name']
+    elif not args.model:
+        raise UserError('nothing to export: give MODEL, --run DIR or --params FILE --model NAME')
     shape = (1, 3, args.input_size, args.input_size) if args.input_size else None
-    for kind, path in export_model(args.model, args.out, args.params, shape, args.onnx).items():
+    with user_input():
+        paths = export_model(args.model, args.out, input_shape=shape, onnx=args.onnx, net=net)
+    for kind, path in paths.items():
         print('%-6s %s' % (kind, path))
     return 0
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    from .cli import run
+    raise SystemExit(run(main))

@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from helpers import load_manifest
-from gluon_aff.reproduce import (DONE, NOT_RUN, RUNNING, format_plan, load_paper_tables,
-                                 make_plan, parse_shard, run_result, training_cells,
-                                 write_report)
+from gluon_aff.reproduce import (DONE, NOT_RUN, RUNNING, STOPPED, format_plan,
+                                 load_paper_tables, make_plan, parse_shard, run_result,
+                                 training_cells, write_report)
+from gluon_aff.training import Run
 from gluon_aff.reproduce.report import build_report, model_parameters
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,11 +97,13 @@ def _write_metrics(run_dir, values, key='val_acc'):
 def test_status_rule(tmp_path):
     d = str(tmp_path / 'r')
     assert run_result(d, 4).status == NOT_RUN
-    os.makedirs(d)
-    assert run_result(d, 4).status == RUNNING          # started, no epoch finished yet
-    _write_metrics(d, [0.1, 0.3, 0.2])
-    r = run_result(d, 4)
-    assert (r.status, r.epochs_done, r.best('val_acc')) == (RUNNING, 3, 0.3)
+    with Run(d, console=False):                          # a live process holds run.lock
+        assert run_result(d, 4).status == RUNNING      # started, no epoch finished yet
+        _write_metrics(d, [0.1, 0.3, 0.2])
+        r = run_result(d, 4)
+        assert (r.status, r.epochs_done, r.best('val_acc')) == (RUNNING, 3, 0.3)
+    r = run_result(d, 4)                                 # the process ended: a partial run
+    assert (r.status, r.epochs_done, r.best('val_acc')) == (STOPPED, 3, 0.3)
     assert run_result(d, 3).status == DONE
     open(os.path.join(d, 'done'), 'w').close()
     assert run_result(d, 4).status == DONE
@@ -114,7 +117,7 @@ def test_report_values_status_and_never_made_up(tmp_path):
     runs = tmp_path / 'runs'
     # done, 4 planned epochs: best 0.80 (not the last value)
     _write_metrics(str(runs / 'cifar_aff_resnet_b1-paper-coarse-s0'), [0.5, 0.8, 0.7, 0.75])
-    # running: 2 of 4 epochs
+    # stopped after 2 of 4 epochs (no live process)
     _write_metrics(str(runs / 'cifar_gg_resnet_b1-paper-coarse-s0'), [0.4, 0.6])
     # ImageNet AFF-ResNet-50 done: best top-1 acc 0.79 -> 21.00 % error
     _write_metrics(str(runs / 'aff_resnet50-final-s0'), [0.7, 0.79, 0.78, 0.785])
@@ -127,7 +130,7 @@ def test_report_values_status_and_never_made_up(tmp_path):
     row = next(ln for ln in text.splitlines()
                if ln.startswith('| Global + Global, ResNet on CIFAR-100, b = 1 |'))
     cells = [c.strip() for c in row.strip('|').split('|')]
-    assert cells[3:7] == ['0.6000 (partial: 2/4 epochs)', '', '', 'running']
+    assert cells[3:7] == ['0.6000 (partial: 2/4 epochs)', '', '', 'stopped']
     row = next(ln for ln in text.splitlines()
                if ln.startswith('| Local + Local, ResNet on CIFAR-100, b = 1 |'))
     cells = [c.strip() for c in row.strip('|').split('|')]
@@ -144,6 +147,19 @@ def test_report_values_status_and_never_made_up(tmp_path):
         write_report(str(tmp_path / 'nowhere'), str(tmp_path / 'x.md'))
 
 
+def test_cpu_plan_and_the_report_says_where_the_plots_go(tmp_path, capsys):
+    entry = make_plan(tables=['table3'], tasks=['cifar'], gpus={'cifar': ''})[0]
+    assert '--gpus' not in entry.argv and entry.as_dict()['gpus'] == 0     # CPU: no --gpus
+    runs = tmp_path / 'runs'
+    _write_metrics(str(runs / 'cifar_aff_resnet_b1-paper-coarse-s0'), [0.5, 0.8])
+    from gluon_aff.commands import reproduce
+    assert reproduce.main(['report', '--runs', str(runs), '--out', str(tmp_path / 'rep' / 'r.md'),
+                           '--tables', 'table3', '--epochs', '2', '--no-params']) == 0
+    plots = os.path.join(str(tmp_path), 'rep', 'plots')
+    assert plots in capsys.readouterr().out
+    assert os.path.isfile(os.path.join(plots, 'cifar_aff_resnet_b1-paper-coarse-s0.png'))
+
+
 def test_seeds_are_averaged_only_when_all_done(tmp_path):
     runs = tmp_path / 'runs'
     _write_metrics(str(runs / 'cifar_add_resnet_b1-paper-coarse-s0'), [0.5, 0.7])
@@ -153,7 +169,7 @@ def test_seeds_are_averaged_only_when_all_done(tmp_path):
     assert row[3] == '0.7500 (mean of 2 seeds)' and row[6] == DONE
     rows = build_report(str(runs), seeds=[0, 1], tables=['table4'], epochs=3)[0][2]
     row = next(r for r in rows if r[0] == 'Add (None, -), ResNet (Short Skip), CIFAR-100, b = 1')
-    assert row[6] == RUNNING and 'partial' in row[3]
+    assert row[6] == STOPPED and 'partial' in row[3]
 
 
 def test_table5_params_counted_from_our_model_match_the_original():

@@ -162,7 +162,7 @@ def _archive_reader(path, fmt):
     return members.get
 
 
-def load_cifar(data_dir, dataset='cifar100', train=True, labels=None):
+def load_cifar(data_dir, dataset='cifar100', train=True, labels=None, return_source=False):
     """Read CIFAR-10 or CIFAR-100 from ``data_dir``.
 
     Parameters
@@ -182,6 +182,9 @@ def load_cifar(data_dir, dataset='cifar100', train=True, labels=None):
     labels : numpy.ndarray, int32, (N,)
     label_names : list of str or None
         Names of the selected label set when the archive holds them.
+    source : (str, str)
+        With ``return_source``: the format read (``'python'``/``'binary'``) and the archive or
+        folder it was read from.
     """
     if dataset not in _FORMATS:
         raise ValueError('dataset must be one of %s, got %r' % (sorted(_FORMATS), dataset))
@@ -218,7 +221,8 @@ def load_cifar(data_dir, dataset='cifar100', train=True, labels=None):
                  for r in (reader(n) for n in fmt.bin_names)]
     if selected.min() < 0 or selected.max() >= top:
         raise _corrupt(where, '%s labels outside [0, %d)' % (labels, top), fmt)
-    return np.ascontiguousarray(images), selected, names[which]
+    out = (np.ascontiguousarray(images), selected, names[which])
+    return out + ((kind, where),) if return_source else out
 
 
 def load_cifar100(data_dir, train=True, labels='coarse'):
@@ -251,10 +255,12 @@ def download_cifar10(data_dir):
 
 class _CIFARDataset(gluon.data.ArrayDataset):
     """``(HWC uint8 NDArray, int32 label)`` pairs of :func:`load_cifar`; ``labels``, ``classes``
-    (number of classes) and ``label_names`` (when the archive holds them) describe them."""
+    (number of classes) and ``label_names`` (when the archive holds them) describe them,
+    ``source`` is ``(format, path)`` of what was read."""
 
     def __init__(self, root, dataset, train, labels):
-        images, targets, names = load_cifar(root, dataset, train=train, labels=labels)
+        images, targets, names, self.source = load_cifar(root, dataset, train=train,
+                                                         labels=labels, return_source=True)
         super(_CIFARDataset, self).__init__(nd.array(images, dtype=np.uint8), targets)
         self.labels = labels or 'class'
         self.classes = LABEL_SETS[labels] if dataset == 'cifar100' else DATASETS[dataset]

@@ -181,8 +181,8 @@ def read_original(path):
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ValueError('%s is not an MXNet .params file: %s'
-                         % (path, str(err).splitlines()[0])) from None
+        raise ValueError('%s is not an MXNet .params file: %s'  # MXNet's reason: its last line
+                         % (path, str(err).strip().splitlines()[-1])) from None
     if not isinstance(loaded, dict) or not loaded:
         raise ValueError('%s holds no named parameters' % path)
     # Trainer/``save_checkpoint`` style ``arg:``/``aux:`` prefixes (Module checkpoints)
