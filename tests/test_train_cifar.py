@@ -14,8 +14,8 @@ from mxnet import gluon
 from cifar_archives import write_python_archive
 from gluon_aff.training import NonFiniteLossError, fit, read_metrics, split_batch
 from gluon_aff.errors import UserNotice
-from gluon_aff.training.cifar import (MixupTransform, build_cifar_model, build_lr_scheduler,
-                                      get_recipe)
+from gluon_aff.training.cifar import build_cifar_model
+from gluon_aff.training.recipe import SoftTargets, get_recipe
 
 from command_helpers import fails_with
 from gluon_aff.commands import train_cifar
@@ -29,29 +29,48 @@ def lr_at(scheduler, epoch, batch, iters_per_epoch):
     return scheduler(epoch * iters_per_epoch + batch + 1)
 
 
-def test_final_recipe_schedule_by_hand():
-    recipe = get_recipe('final')
+def build_lr_scheduler(recipe, iters_per_epoch):
+    return recipe.lr_schedule(iters_per_epoch)
+
+
+def test_final_cosine_recipe_schedule_by_hand():
+    recipe = get_recipe('final-cosine')
     assert (recipe.epochs, recipe.warmup_epochs, recipe.lr, recipe.mixup_off_epochs,
-            recipe.label_smoothing, recipe.no_wd, recipe.init) == (640, 10, 0.2, 40, 0.1, True,
-                                                                    'xavier')
-    ipe = 50000 // 128                                 # 390 iterations, last batch discarded
+            recipe.label_smoothing, recipe.no_wd, recipe.init, recipe.batch_size) == \
+        (640, 20, 0.2, 40, 0.1, True, 'xavier', 512)
+    ipe = 50000 // 512                                 # 97 iterations, last batch discarded
     sched = build_lr_scheduler(recipe, ipe)
-    # warm-up: 0 -> 0.2 linearly over 3900 updates, gluoncv divides by (3900 - 1)
-    assert lr_at(sched, 0, 0, ipe) == pytest.approx(0.2 * 1 / 3899)
-    assert lr_at(sched, 5, 0, ipe) == pytest.approx(0.2 * 1951 / 3899)
-    # cosine over the remaining 630 epochs = 245700 updates: 0.1 * (1 + cos(pi * t / 245699))
-    assert lr_at(sched, 10, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(math.pi * 1 / 245699)))
-    assert lr_at(sched, 325, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(
-        math.pi * (325 * 390 + 1 - 3900) / 245699)))
-    assert lr_at(sched, 325, 0, ipe) == pytest.approx(0.1, abs=1e-4)   # half-way: lr / 2
-    assert lr_at(sched, 639, 389, ipe) == pytest.approx(0.0, abs=1e-9)
+    # warm-up: 0 -> 0.2 linearly over 1940 updates, gluoncv divides by (1940 - 1)
+    assert lr_at(sched, 0, 0, ipe) == pytest.approx(0.2 * 1 / 1939)
+    assert lr_at(sched, 5, 0, ipe) == pytest.approx(0.2 * 486 / 1939)
+    # cosine over the remaining 620 epochs = 60140 updates: 0.1 * (1 + cos(pi * t / 60139))
+    assert lr_at(sched, 20, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(math.pi * 1 / 60139)))
+    assert lr_at(sched, 330, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(
+        math.pi * (330 * 97 + 1 - 1940) / 60139)))
+    assert lr_at(sched, 330, 0, ipe) == pytest.approx(0.1, abs=1e-3)   # half-way: lr / 2
+    assert lr_at(sched, 639, 96, ipe) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_final_recipe_steps_at_the_shifted_epochs_by_hand():
+    # the final code without --cosine: 0.2 set by hand, x0.1 from the first batch of epochs
+    # 300 - 20 and 450 - 20, no warm-up, wd on every parameter
+    recipe = get_recipe('final')
+    assert (recipe.lr_mode, recipe.lr_decay_epochs, recipe.warmup_epochs, recipe.no_wd,
+            recipe.auto_augment, recipe.mixup) == ('epoch-step', (280, 430), 0, False, True, True)
+    sched = build_lr_scheduler(recipe, 97)
+    expected = {(0, 0): 0.2, (279, 96): 0.2, (280, 0): 0.02, (429, 96): 0.02, (430, 0): 0.002,
+                (639, 96): 0.002}
+    for (epoch, batch), lr in expected.items():
+        assert lr_at(sched, epoch, batch, 97) == pytest.approx(lr), (epoch, batch)
 
 
 def test_paper_recipe_schedule_by_hand():
     recipe = get_recipe('paper')
     assert (recipe.epochs, recipe.lr, recipe.batch_size, recipe.wd, recipe.lr_decay_epochs,
-            recipe.mixup, recipe.label_smoothing, recipe.warmup_epochs) == \
-        (400, 0.2, 128, 1e-4, (300, 350), False, 0.0, 0)
+            recipe.label_smoothing, recipe.warmup_epochs, recipe.no_wd) == \
+        (400, 0.2, 128, 1e-4, (300, 350), 0.0, 0, False)
+    # the paper-version code mixes up in every epoch but the last 20 (lam = 1 there)
+    assert (recipe.mixup, recipe.mixup_alpha, recipe.mixup_off_epochs) == (True, 1.0, 20)
     ipe = 390
     sched = build_lr_scheduler(recipe, ipe)
     expected = {(0, 0): 0.2, (299, 389): 0.2, (300, 0): 0.02, (349, 389): 0.02,
@@ -68,13 +87,15 @@ def test_mixup_and_smoothing_targets_by_hand():
     np.random.seed(0)
     x = [mx.nd.array([[1.0], [3.0]])]
     y = [mx.nd.array([0, 2])]
-    data, targets = MixupTransform(4, alpha=1.0, off_epoch=5, smoothing=0.1)(x, y, epoch=0)
+    data, targets = SoftTargets(4, mixup=True, alpha=1.0, off_epoch=5, smoothing=0.1)(
+        x, y, epoch=0)
     np.testing.assert_allclose(data[0].asnumpy(), [[lam + 3 * (1 - lam)], [3 * lam + 1 - lam]],
                                rtol=1e-6)
     on, off = 0.9 + 0.025, 0.025
     first = lam * np.array([on, off, off, off]) + (1 - lam) * np.array([off, off, on, off])
     np.testing.assert_allclose(targets[0].asnumpy()[0], first, rtol=1e-6)
-    data, targets = MixupTransform(4, alpha=1.0, off_epoch=5, smoothing=0.0)(x, y, epoch=5)
+    data, targets = SoftTargets(4, mixup=True, alpha=1.0, off_epoch=5, smoothing=0.0)(
+        x, y, epoch=5)
     np.testing.assert_allclose(data[0].asnumpy(), [[1.0], [3.0]])
     np.testing.assert_allclose(targets[0].asnumpy(), [[1, 0, 0, 0], [0, 0, 1, 0]])
 
@@ -91,7 +112,7 @@ def _params(prefix):
 
 
 def test_end_to_end_and_exact_resume(cifar_dir, tmp_path, monkeypatch):
-    common = TINY + ['--data-dir', cifar_dir, '--recipe', 'final', '--epochs', '3',
+    common = TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine', '--epochs', '3',
                      '--warmup-epochs', '1', '--mixup-off-epochs', '1', '--seed', '7']
     full = str(tmp_path / 'full')
     result = train_cifar.main(common + ['--save-dir', full])
@@ -211,7 +232,7 @@ def test_no_wd_rule_is_the_originals():
     """``--no-wd`` (open-aff: ``collect_params('.*beta|.*gamma|.*bias')``, wd_mult 0): exactly
     the BN gammas/betas and the biases lose weight decay; conv and dense weights keep it."""
     from gluon_aff import get_model
-    from gluon_aff.training.cifar import apply_no_wd
+    from gluon_aff.training.recipe import apply_no_wd
     net = get_model('cifar_aff_resnet_b1', classes=10)   # BN, convs with/without bias, dense
     net.initialize()
     net(mx.nd.zeros((1, 3, 32, 32)))
@@ -302,8 +323,8 @@ def test_imagenet_model_refused_by_the_cifar_trainer(cifar_dir, tmp_path, capsys
 
 def test_smoke_run_clips_the_warm_up(cifar_dir, tmp_path, capsys):
     from gluon_aff.cli import run
-    with pytest.warns(UserNotice, match='warm-up of 10 epochs does not fit a run of 1 epoch'):
-        recipe = get_recipe('final', epochs=1)
+    with pytest.warns(UserNotice, match='warm-up of 20 epochs does not fit a run of 1 epoch'):
+        recipe = get_recipe('final-cosine', epochs=1)
     assert recipe.warmup_epochs == 0
     # the clipped schedule: no warm-up, cosine from 0.2 to 0 over one epoch of 4 updates
     # (gluoncv: T = update, N = 4 - 1, T clipped to N): 0.15, 0.05, 0, 0
@@ -311,10 +332,10 @@ def test_smoke_run_clips_the_warm_up(cifar_dir, tmp_path, capsys):
     assert [lr_at(sched, 0, b, 4) for b in range(4)] == pytest.approx(
         [0.1 * (1 + math.cos(math.pi * min(t, 3) / 3)) for t in range(1, 5)], abs=1e-12)
     capsys.readouterr()
-    assert run(train_cifar.main, TINY + ['--data-dir', cifar_dir, '--recipe', 'final',
+    assert run(train_cifar.main, TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
                                          '--epochs', '1', '--save-dir',
                                          str(tmp_path / 'r')]) == 0
-    assert 'warning: a warm-up of 10 epochs does not fit a run of 1 epoch(s): clipped to 0' in \
+    assert 'warning: a warm-up of 20 epochs does not fit a run of 1 epoch(s): clipped to 0' in \
         capsys.readouterr().err
     assert [r['epoch'] for r in read_metrics(str(tmp_path / 'r'))] == [0]
 
