@@ -380,9 +380,10 @@ def _cifar_released():
             model='cifar_aff_resnet32', labels='coarse', code='final', released=0.9078),
         Preset('openaff-aff-resnext38', 'cifar', (
             Stage(_CIFAR_FORERUNNER, x38 + 'From_Scratch_Log_train_cifar100_cifar100-ASKCFuse-'
-                  'resneXt-38-c-4-s-1', 0, 0.90655, notes=(
-                      _FORERUNNER_NOTE, 'its best 0.906550 was saved as 0.9066-...-best.params, '
-                      'the file stage 2 started from; this log printed no lr')),
+                  'resneXt-38-c-4-s-1', 0, 0.9065, notes=(
+                      _FORERUNNER_NOTE, 'its log\'s best val is 0.906500, its best file (the one '
+                      'stage 2 started from) is named 0.9066-...-best.params; this log printed '
+                      'no lr')),
             Stage(_CIFAR_FINAL, x38 + 'train_cifar100-ASKCFuse-resneXt-38-c-4-s-1', 0, 0.9123,
                   warm_start=True)),
             'AFF-ResNeXt-38-32x4d, CIFAR-100 20 super-classes (released 0.9123)',
