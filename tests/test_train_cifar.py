@@ -12,7 +12,7 @@ import pytest
 from mxnet import gluon
 
 from cifar_archives import write_python_archive
-from gluon_aff.training import NonFiniteLossError, fit, read_metrics, split_batch
+from gluon_aff.training import NonFiniteLossError, fit, load_run, read_metrics, split_batch
 from gluon_aff.errors import UserNotice
 from gluon_aff.training.cifar import build_cifar_model
 from gluon_aff.training.recipe import SoftTargets, get_recipe
@@ -112,10 +112,31 @@ def _params(prefix):
 
 
 def test_end_to_end_and_exact_resume(cifar_dir, tmp_path, monkeypatch):
+    """A 3-epoch run of the final code's cosine recipe (AutoAugment on, logging every 2
+    batches), interrupted and resumed: identical parameters (without the batch log: the
+    callback hook does not change the arithmetic)."""
+    from gluon_aff.data.autoaugment import AutoAugment
+    from gluon_aff.reproduce.openaff_logs import parse_log
     common = TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine', '--epochs', '3',
                      '--warmup-epochs', '1', '--mixup-off-epochs', '1', '--seed', '7']
     full = str(tmp_path / 'full')
-    result = train_cifar.main(common + ['--save-dir', full])
+    calls = []
+    augment = AutoAugment.__call__
+    monkeypatch.setattr(AutoAugment, '__call__', lambda self, img: calls.append(1) or
+                        augment(self, img))
+    result = train_cifar.main(common + ['--save-dir', full, '--log-interval', '2'])
+    monkeypatch.setattr(AutoAugment, '__call__', augment)
+    assert len(calls) == 3 * 64                     # every training image, every epoch
+    # the original's "Epoch[e] Batch [b] ... lr=" line every 2 of the 4 batches, read with the
+    # reader of the original's logs; its lr is the schedule's at that update
+    lines = open(os.path.join(full, 'train.log')).read().splitlines()
+    batches = parse_log(['Namespace(lr=0)'] + lines).segments[0].batches
+    assert [(b['epoch'], b['batch']) for b in batches] == [(e, b) for e in range(3)
+                                                           for b in (1, 3)]
+    sched = get_recipe('final-cosine', epochs=3, warmup_epochs=1, lr=0.2).lr_schedule(4)
+    for b in batches:
+        assert b['lr'] == pytest.approx(lr_at(sched, b['epoch'], b['batch'], 4), abs=5e-7)
+        assert b['metric'] == 'accuracy' and 0 <= b['value'] <= 1
     rows = read_metrics(full)
     assert [r['epoch'] for r in rows] == [0, 1, 2]
     for row in rows:
@@ -380,3 +401,115 @@ def test_eval_refuses_another_label_set_and_other_networks(finished_run, cifar_d
     assert 'is not an MXNet .params file' in line
     fails_with(eval_cifar.main, ['--params', other], '--model NAME', capsys)
     fails_with(eval_cifar.main, ['--run', str(tmp_path / 'nowhere')], 'nowhere', capsys)
+
+
+# ------------------------------------------------------------------ the original's options
+def test_cifar10_trains_a_10_way_head(tmp_path, capsys, monkeypatch):
+    from cifar_archives import write_cifar10_archive
+    from gluon_aff.commands import eval_cifar
+    from gluon_aff.data.autoaugment import AutoAugment
+    data = str(tmp_path / 'c10')
+    write_cifar10_archive(data, 'python', n_train=32, n_test=16)
+    run = str(tmp_path / 'run')
+    calls = []
+    monkeypatch.setattr(AutoAugment, '__call__', lambda self, img: calls.append(1))
+    train_cifar.main(TINY + ['--dataset', 'cifar10', '--data-dir', data, '--recipe', 'paper',
+                             '--epochs', '1', '--save-dir', run])
+    assert not calls                                    # the paper recipe has no AutoAugment
+    with open(os.path.join(run, 'last.json')) as f:
+        state = json.load(f)
+    assert state['model']['kwargs'] == {'classes': 10}
+    assert state['info']['dataset'] == 'cifar10'
+    assert 'data: CIFAR-10, python format' in open(os.path.join(run, 'train.log')).read()
+    net, _ = load_run(run)
+    assert net(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 10)
+    capsys.readouterr()
+    eval_cifar.main(['--run', run])
+    assert 'CIFAR-10, 16 test images' in capsys.readouterr().out
+    _fails_with(['--dataset', 'cifar10', '--labels', 'fine', '--host', 'resnet', '--data-dir',
+                 data, '--save-dir', str(tmp_path / 'x')], '--labels is for CIFAR-100', capsys)
+
+
+def test_host_flags_pass_the_zoo_arguments():
+    """--channel-times widens the stem (16t), --start-layer 2 leaves stage 1 without fusion,
+    --deep-stem adds the two 3x3 convolutions: against the default network's parameters."""
+    from gluon_aff import get_model
+
+    def params(argv):
+        args = train_cifar.parse_args(['--model', 'cifar_aff_resnet_b1'] + argv)
+        _, _, name, kwargs, _ = train_cifar.resolve(args)
+        net = get_model(name, **kwargs)
+        net.initialize()
+        net(mx.nd.zeros((1, 3, 32, 32)))
+        return kwargs, {k: p.shape for k, p in net._collect_params_with_prefix().items()}
+    _, default = params([])
+    kwargs, wide = params(['--channel-times', '2'])
+    assert kwargs == {'channel_times': 2}
+    assert default['features.1.weight'] == (16, 3, 3, 3) and wide['features.1.weight'] == \
+        (32, 3, 3, 3)
+    kwargs, late = params(['--start-layer', '2'])
+    assert kwargs == {'start_layer': 2}
+    assert any(k.startswith('features.2.0.attention') for k in default)
+    assert not any(k.startswith('features.2.0.attention') for k in late)
+    assert any(k.startswith('features.3.0.attention') for k in late)
+    kwargs, deep = params(['--deep-stem'])
+    assert kwargs == {'deep_stem': True}
+    stem_convs = [k for k, shape in deep.items() if len(shape) == 4 and shape[1] == 3]
+    assert deep['features.1.weight'] == (8, 3, 3, 3) and len(deep) == len(default) + 10
+    assert stem_convs == ['features.1.weight']
+
+
+def test_warm_start_loads_weights_only(finished_run, cifar_dir, tmp_path, monkeypatch):
+    """--init-from: the network starts with the file's weights, the optimizer is fresh (no
+    update done, no momentum state) and the lr schedule starts again (the original's
+    --resume-from)."""
+    from gluon_aff.training import cifar as cifar_training
+    seen = {}
+    real_fit = cifar_training.fit
+
+    def spy(net, trainer, *args, **kwargs):
+        seen['params'] = {k: p.data().asnumpy() for k, p in
+                          net._collect_params_with_prefix().items()}
+        seen['updates'] = trainer._optimizer.num_update
+        seen['states'] = [dict(u.states) for u in trainer._updaters]
+        seen['lr1'] = trainer._optimizer.lr_scheduler(1)
+        return real_fit(net, trainer, *args, **kwargs)
+    monkeypatch.setattr(cifar_training, 'fit', spy)
+    run = str(tmp_path / 'stage2')
+    train_cifar.main(TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
+                             '--no-auto-augment', '--epochs', '2', '--warmup-epochs', '1',
+                             '--init-from', finished_run, '--save-dir', run])
+    loaded = _params(os.path.join(finished_run, 'best'))
+    assert sorted(seen['params']) == sorted(loaded)
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value, err_msg=key)
+    assert seen['updates'] == 0 and all(not s for s in seen['states'])
+    # warm-up from 0 over the first epoch of 4 updates: gluoncv's 0.2 * 1 / (4 - 1)
+    assert seen['lr1'] == pytest.approx(0.2 / 3)
+    assert 'warm start: weights of %s (epoch 0 of its run)' % finished_run in \
+        open(os.path.join(run, 'train.log')).read()
+
+
+def test_eval_a_released_params_file_by_its_name(cifar_dir, tmp_path, capsys):
+    """An original released-style file (structural keys, the final code's name pattern, here
+    at --channel-times 1 to stay small) is scored without --model: the network comes from
+    its name, the accuracy equals that of the network that wrote it."""
+    from gluon_aff import get_model
+    from gluon_aff.commands import eval_cifar
+    from gluon_aff.data import CIFAR100, cifar_transforms
+    from gluon_aff.training.cifar import per_class_accuracy
+    net = get_model('cifar_aff_resnet32', channel_times=1)
+    net.initialize(mx.init.Xavier(magnitude=3))
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / '0.5000-cifar100-ASKCFuse-resnet-32-c-1-s-1-best.params')
+    net.save_parameters(path)
+    out = str(tmp_path / 'eval.json')
+    with pytest.warns(UserNotice, match='does not record its label set'):
+        accuracy = eval_cifar.main(['--params', path, '--data-dir', cifar_dir, '--json', out])
+    data = gluon.data.DataLoader(CIFAR100(cifar_dir, train=False).transform_first(
+        cifar_transforms(train=False)), batch_size=16)
+    expected, _, _ = per_class_accuracy(net, data, 20)
+    assert accuracy == pytest.approx(expected) and 'coarse labels, 32 test images' in \
+        capsys.readouterr().out
+    with open(out) as f:
+        assert json.load(f)['accuracy'] == pytest.approx(expected)

@@ -274,3 +274,100 @@ def test_server_side_trainer_reports_the_servers_lr(tmp_path):
     trainer.save_states(states)
     with open(states) as f:
         assert json.load(f)['num_update'] == 4
+
+
+# ------------------------------------------------------------------ the original's options
+def test_distillation_loss_is_the_originals():
+    """--teacher: the teacher's softmax(teacher(X) / T) on the mixed batch, and gluoncv's
+    distillation loss on float32 copies, against numpy: (1 - w) T^2 CE(softmax(out / T), p) +
+    w CE(softmax(out), target)."""
+    from gluon_aff.training.imagenet import DistillationLoss, DistillationTargets
+
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    teacher = mx.gluon.nn.Dense(4, in_units=3)
+    teacher.initialize(mx.init.Normal(1.0))
+    x = np.random.RandomState(1).randn(4, 3).astype(np.float32)
+    y = np.array([0, 2, 1, 3])
+    targets = DistillationTargets(teacher, 4.0, SoftTargets(4, mixup=True, alpha=0.2,
+                                                             smoothing=0.1))
+    np.random.seed(3)
+    lam = np.random.beta(0.2, 0.2)
+    np.random.seed(3)
+    data, pairs = targets([mx.nd.array(x)], [mx.nd.array(y)], 0)
+    mixed = lam * x + (1 - lam) * x[::-1]
+    np.testing.assert_allclose(data[0].asnumpy(), mixed, rtol=1e-5)
+    w_t, b_t = teacher.weight.data().asnumpy(), teacher.bias.data().asnumpy()
+    probs = np.exp(log_softmax((mixed @ w_t.T + b_t) / 4.0))
+    np.testing.assert_allclose(pairs[0][1].asnumpy(), probs, rtol=1e-5)
+    out = np.random.RandomState(2).randn(4, 4).astype(np.float32)
+    loss = DistillationLoss(4.0, 0.3, sparse_label=False)(mx.nd.array(out), pairs[0])
+    soft = -(probs * log_softmax(out / 4.0)).sum(axis=1) * 16.0
+    hard = -(pairs[0][0].asnumpy() * log_softmax(out)).sum(axis=1)
+    np.testing.assert_allclose(loss.asnumpy(), 0.7 * soft + 0.3 * hard, rtol=1e-5)
+
+
+def _spy_fit(monkeypatch, seen):
+    from gluon_aff.training import imagenet_run
+    real_fit = imagenet_run.fit
+
+    def spy(net, trainer, train_data, epochs, save_dir, **kwargs):
+        params = net._collect_params_with_prefix()
+        if all(p._data is not None for p in params.values()):   # not deferred: warm-started
+            seen['params'] = {k: p.data().astype('float32').asnumpy()
+                              for k, p in params.items()}
+        seen['updates'] = trainer._optimizer.num_update
+        seen['lr1'] = trainer._optimizer.lr_scheduler(1)
+        seen['transform'] = kwargs['batch_transform']
+        return real_fit(net, trainer, train_data, epochs, save_dir, **kwargs)
+    monkeypatch.setattr(imagenet_run, 'fit', spy)
+
+
+def test_warm_start_and_teacher(tmp_path, tiny_rec, monkeypatch):
+    """--init-from on ImageNet (a run folder, and an original-style float16 .params file):
+    weights equal the file's, a fresh optimizer, the schedule from its start. --teacher (a run
+    folder): the targets carry the teacher's probabilities and the loss changes."""
+    from gluon_aff.training.imagenet import DistillationTargets
+    rec, idx = tiny_rec
+    first = _run(str(tmp_path / 'first'), rec, idx, epochs=1, warmup_epochs=0)
+    loaded = {k: v.asnumpy() for k, v in
+              mx.nd.load(os.path.join(str(tmp_path / 'first'), 'best.params')).items()}
+    seen = {}
+    _spy_fit(monkeypatch, seen)
+    warm = _run(str(tmp_path / 'warm'), rec, idx, epochs=2,
+                init_from=str(tmp_path / 'first'))
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value, err_msg=key)
+    # warm-up from 0 over 1 epoch of 4 updates (32 images, 8 per update): 0.1 * 1 / 3
+    assert seen['updates'] == 0 and seen['lr1'] == pytest.approx(0.1 / 3)
+    # an original float16 file (structural keys, save_parameters) of the same network
+    half = str(tmp_path / 'half.params')
+    mx.nd.save(half, {k: mx.nd.array(v).astype('float16') for k, v in loaded.items()})
+    _run(str(tmp_path / 'warm16'), rec, idx, epochs=1, warmup_epochs=0, init_from=half)
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value.astype(np.float16)
+                                      .astype(np.float32), err_msg=key)
+    # distillation from the first run (soft targets with the teacher's probabilities)
+    taught = _run(str(tmp_path / 'taught'), rec, idx, epochs=1, warmup_epochs=0,
+                  teacher=str(tmp_path / 'first'), temperature=4.0, hard_weight=0.5)
+    assert isinstance(seen['transform'], DistillationTargets)
+    assert 'distillation: teacher %s' % (tmp_path / 'first') in \
+        open(str(tmp_path / 'taught' / 'train.log')).read()
+    plain = read_metrics(str(tmp_path / 'first'))[0]['train_loss']
+    assert np.isfinite(taught['last']['train_loss']) and taught['last']['train_loss'] != plain
+    assert warm['last']['epoch'] == 1 and first['best'] is not None
+
+
+def test_num_layer_and_start_layer_pass_the_zoo_arguments():
+    from gluon_aff import get_model
+    from gluon_aff.commands import train_imagenet as command
+    args = command.parse_args(['--model', 'aff_resnet50', '--num-layer', '101',
+                               '--start-layer', '2'])
+    kwargs = command.host_kwargs(args, command.HOST_FLAGS)
+    assert kwargs == {'depth': 101, 'start_layer': 2}
+    net = get_model('aff_resnet50', **kwargs)
+    assert [len(s) for s in (net.layer1, net.layer2, net.layer3, net.layer4)] == [3, 4, 23, 3]
+    # stage 2 fuses from --start-layer 2 on; by default (3) it adds
+    assert type(net.layer2[0].attention).__name__ == 'AFF'
+    assert type(get_model('aff_resnet50').layer2[0].attention).__name__ == 'DirectAddFuse'

@@ -131,8 +131,8 @@ def model_from_namespace(namespace, log_name=''):
     From ``--model``/``--askc-type``/``--blocks``/``--channel-times``/``--start-layer``/
     ``--deep-stem``/``--dataset`` (CIFAR) or ``--model``/``--scenario``/``--askc-type``/
     ``--num-layer``/``--start-layer``/``--last-gamma`` (ImageNet). Where the Namespace names no
-    fusion (hard-coded in the script version), the log's file name decides (``iaff`` -> iAFF,
-    else AFF), with a note. Raises ``ValueError`` when the network cannot be told (e.g. the
+    fusion or host (fixed in that script version), the log's file name decides (``iaff`` ->
+    iAFF, else AFF; ``resnext`` -> ResNeXt), with a note. Raises ``ValueError`` when the network cannot be told (e.g. the
     placeholder ``askc_type='xxx'`` of starts that never trained).
     """
     from ..model_zoo import find_models
@@ -177,8 +177,14 @@ def model_from_namespace(namespace, log_name=''):
         if ns.get('deep_stem'):
             spec['deep_stem'] = True
         return name, spec, notes
-    host = 'resnext' if ns.get('model') == 'resnext' or ns.get('scenario') == 'ResNeXt' \
-        else 'resnet'
+    if ns.get('model') in ('resnet', 'resnext'):
+        host = ns['model']
+    elif ns.get('scenario') in ('ResNet', 'ResNeXt'):
+        host = ns['scenario'].lower()
+    else:   # scenario='xxx' or no scenario: that script version fixed the host
+        host = 'resnext' if 'resnext' in os.path.basename(log_name).lower() else 'resnet'
+        notes.append("host: not in the Namespace (scenario=%r); %s from the log's file name"
+                     % (ns.get('scenario'), host))
     names = find_models(dataset='imagenet', host=host, version=version, fusion=fusion) or \
         find_models(dataset='imagenet', host=host, version='paper', fusion=fusion)
     if not names:
