@@ -69,10 +69,13 @@ def main(argv=None):
                         help='CIFAR-100 label set, which a log cannot tell (default: the '
                              "preset's, else coarse)")
     replay.add_argument('--model', help='zoo name, when the log cannot tell the network')
-    replay.add_argument('extra', nargs='*', metavar='-- FLAGS',
-                        help='flags added to every training command (after --), e.g. -- '
+    replay.add_argument('--', dest='extra', metavar='FLAGS', nargs='*', default=[],
+                        help='(last) flags added to every training command, e.g. -- '
                              '--data-dir ~/data/cifar100 --gpus 0')
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index('--') + 1:] if '--' in argv else []
+    args = parser.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
+    args.extra = extra
 
     with user_input():
         if args.command == 'plan':
