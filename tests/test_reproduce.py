@@ -265,3 +265,18 @@ def test_every_planned_model_is_in_the_zoo():
     import gluon_aff.model_zoo.inception  # noqa: F401  (registers the Inception family)
     missing = {e.run.model for e in make_plan()} - set(gluon_aff.get_model_list())
     assert not missing
+
+
+def test_the_docs_commands_are_the_presets_chains():
+    """docs/reproducing.md lists, for every released and logged number, the chain of commands
+    that produces it: the same commands as the presets give (and replay prints)."""
+    from gluon_aff.reproduce.plan import chain_commands
+    from gluon_aff.training.recipe import PRESETS
+    text = open(os.path.join(ROOT, 'docs', 'reproducing.md')).read()
+    section = text.split('## Every released and logged number')[1].split('\n## ')[0]
+    documented = dict(re.findall(r'`([\w-]+)` \([^\n]*\):\n\n```bash\n(.*?)```', section, re.S))
+    presets = {n: p for (t, n), p in PRESETS.items() if p.model}
+    assert sorted(documented) == sorted(presets)
+    for name, preset in presets.items():
+        expected = [' '.join(argv) for argv in chain_commands(preset)]
+        assert documented[name].strip().splitlines() == expected, name
