@@ -70,8 +70,8 @@ def parse_args(argv=None):
     g.add_argument('--version', choices=['final', 'paper'], default='final',
                    help='host version (with --host)')
     g.add_argument('--classes', type=int,
-                   help='head size (default 100 for CIFAR-100 as the original, even for '
-                        '--labels coarse; 10 for CIFAR-10)')
+                   help='head size (default: 100) as the original for CIFAR-100, even for '
+                        '--labels coarse; 10 for --dataset cifar10')
     add_host_flags(g)
     g.add_argument('--model-kwargs', type=json_object, default=None, metavar='JSON',
                    help='other constructor arguments of the zoo model, e.g. \'{"r": 8}\'')
