@@ -513,3 +513,32 @@ def test_eval_a_released_params_file_by_its_name(cifar_dir, tmp_path, capsys):
         capsys.readouterr().out
     with open(out) as f:
         assert json.load(f)['accuracy'] == pytest.approx(expected)
+
+
+def test_resume_keeps_the_runs_own_recipe(cifar_dir, tmp_path):
+    """A run saved before the recipe layer (old recipe fields; its command line says --recipe
+    final, which now names the final code's step stage) resumes with its own values, the flags
+    given with --resume over them."""
+    run = str(tmp_path / 'old')
+    train_cifar.main(TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
+                             '--no-auto-augment', '--epochs', '1', '--warmup-epochs', '0',
+                             '--save-dir', run])
+    path = os.path.join(run, 'last.json')
+    with open(path) as f:
+        state = json.load(f)
+    state['info']['recipe'] = {   # the CIFARRecipe dict of gluon-aff before issue 11
+        'name': 'final', 'epochs': 1, 'batch_size': 16, 'per_device_batch': False, 'lr': 0.2,
+        'optimizer': 'nag', 'momentum': 0.9, 'wd': 1e-4, 'no_wd': True, 'lr_mode': 'cosine',
+        'warmup_epochs': 0, 'warmup_lr': 0.0, 'lr_decay': 0.1, 'lr_decay_epochs': [],
+        'mixup': True, 'mixup_alpha': 1.0, 'mixup_off_epochs': 40, 'label_smoothing': 0.1,
+        'init': 'xavier', 'extra': {}}
+    argv = state['info']['argv']
+    argv[argv.index('final-cosine')] = 'final'
+    with open(path, 'w') as f:
+        json.dump(state, f)
+    train_cifar.main(['--resume', run, '--epochs', '2', '-j', '0', '--no-progress'])
+    with open(path) as f:
+        recipe = json.load(f)['info']['recipe']
+    assert (recipe['lr_mode'], recipe['no_wd'], recipe['auto_augment'], recipe['epochs']) == \
+        ('cosine', True, False, 2)
+    assert [r['epoch'] for r in read_metrics(run)] == [0, 1]

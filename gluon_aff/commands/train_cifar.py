@@ -134,10 +134,12 @@ def download(data_dir, dataset='cifar100'):
             from err
 
 
-def resolve(args):
-    """``(recipe, preset, zoo name, kwargs, labels)`` of the parsed flags (checked)."""
+def resolve(args, saved=None, given=None):
+    """``(recipe, preset, zoo name, kwargs, labels)`` of the parsed flags (checked). A resumed
+    run passes its checkpoint's recipe (``saved``) and the flags given now (``given``): its own
+    values win over the preset's, the flags given now over both."""
     preset, stage = find_preset(args.recipe, 'cifar')
-    recipe = recipe_from_args(args, 'cifar')
+    recipe = recipe_from_args(given or args, 'cifar', saved)
     require_warm_start(preset, stage, recipe, args.resume)
     cifar10 = args.dataset == 'cifar10'
     if cifar10 and args.labels:
@@ -165,16 +167,18 @@ def main(argv=None):
     save_dir, resume, overwrite = run_flags(args, default_dir)
     Run.check(save_dir, resume, overwrite)
     run_argv = without_flags(cli, RUN_FOLDER_FLAGS)
-    if resume:  # the saved command line, with the flags given now winning
-        saved = read_state(os.path.join(save_dir, 'last')).get('info', {}).get('argv')
-        if saved is None:
+    saved_recipe = given = None
+    if resume:  # the saved command line and recipe, with the flags given now winning
+        info = read_state(os.path.join(save_dir, 'last')).get('info', {})
+        if info.get('argv') is None:
             raise UserError('%s/last.json holds no command line (info.argv): it was not written '
                             'by train-cifar' % save_dir)
-        run_argv = without_flags(saved, RUN_FOLDER_FLAGS)
+        run_argv = without_flags(info['argv'], RUN_FOLDER_FLAGS)
+        saved_recipe, given = info.get('recipe'), args
         args = parse_args(run_argv + cli)
     ctx = devices(args)
     with user_input():
-        recipe, preset, name, kwargs, labels = resolve(args)
+        recipe, preset, name, kwargs, labels = resolve(args, saved_recipe, given)
         recipe.total_batch(len(ctx))
     card = model_card(name)
     if card['dataset'] != 'cifar100':

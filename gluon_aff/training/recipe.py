@@ -37,7 +37,8 @@ from .schedule import MODES, build_lr_schedule
 
 __all__ = ['TASKS', 'Recipe', 'Stage', 'Preset', 'PRESETS', 'DEFAULT_PRESET', 'get_recipe',
            'get_preset', 'find_preset', 'preset_names', 'require_warm_start', 'recipe_fields', 'add_recipe_flags',
-           'recipe_from_args', 'recipe_argv', 'recipe_from_namespace', 'SoftTargets',
+           'recipe_from_args', 'recipe_argv', 'recipe_from_namespace', 'recipe_from_saved',
+           'SoftTargets',
            'apply_no_wd', 'INITIALIZERS', 'make_initializer', 'warm_start', 'BatchLogger']
 
 TASKS = ('cifar', 'imagenet', 'segmentation')
@@ -595,6 +596,30 @@ def get_recipe(name=None, task='cifar', **overrides):
     return recipe.validate()
 
 
+def recipe_from_saved(values, task, **overrides):
+    """The :class:`Recipe` a checkpoint saved (``info['recipe']``, any gluon-aff version), with
+    ``overrides`` (``None`` keeps the saved value): a resumed run keeps its own values even
+    where a preset of the same name changed since.
+
+    Checkpoints written before the recipe layer hold the CIFAR trainer's old fields: its
+    ``'step'`` without warm-up was the ``'epoch-step'`` schedule; unknown keys are dropped.
+    """
+    known = {f.name for f in fields(Recipe)}
+    saved = {k: v for k, v in values.items() if k in known}
+    if 'task' not in values and saved.get('lr_mode') == 'step' \
+            and not saved.get('warmup_epochs'):
+        saved['lr_mode'] = 'epoch-step'
+    if 'lr_decay_epochs' in saved:
+        saved['lr_decay_epochs'] = tuple(int(e) for e in saved['lr_decay_epochs'])
+    if 'init' in saved:
+        saved['init'] = str(saved['init']).lower()
+    saved['task'] = task
+    recipe = replace(Recipe(**saved), **{k: v for k, v in overrides.items() if v is not None})
+    if 'lr_decay_epochs' in overrides and overrides['lr_decay_epochs'] is not None:
+        recipe.lr_decay_epochs = tuple(int(e) for e in overrides['lr_decay_epochs'])
+    return recipe.validate()
+
+
 # --------------------------------------------------------------------------- flags
 def _flag(f):
     return '--' + f.name.replace('_', '-')
@@ -638,7 +663,8 @@ def add_recipe_flags(parser, task, title=None):
             on, off = meta['flags']
             group.add_argument(on, dest=f.name, action='store_true', default=None,
                                help=meta['help'])
-            group.add_argument(off, dest=f.name, action='store_false', help=argparse.SUPPRESS)
+            group.add_argument(off, dest=f.name, action='store_false',
+                               help='the opposite of %s' % on)
             continue
         kind = type(f.default) if f.default is not None else str
         kwargs = dict(dest=f.name, default=None, help=meta['help'], metavar=meta['metavar'])
@@ -653,10 +679,14 @@ def add_recipe_flags(parser, task, title=None):
     return parser
 
 
-def recipe_from_args(args, task):
-    """The :class:`Recipe` of parsed :func:`add_recipe_flags` arguments."""
-    return get_recipe(args.recipe, task, **{f.name: getattr(args, f.name)
-                                            for f in recipe_fields(task)})
+def recipe_from_args(args, task, saved=None):
+    """The :class:`Recipe` of parsed :func:`add_recipe_flags` arguments; with ``saved`` (a
+    resumed run's recipe dict, :func:`recipe_from_saved`), the saved values with the flags
+    given in ``args`` over them."""
+    given = {f.name: getattr(args, f.name) for f in recipe_fields(task)}
+    if saved:
+        return recipe_from_saved(saved, task, **given)
+    return get_recipe(args.recipe, task, **given)
 
 
 def _value_text(value):
