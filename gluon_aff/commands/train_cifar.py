@@ -128,10 +128,10 @@ def download(data_dir, dataset='cifar100'):
         with contextlib.redirect_stdout(chatter):
             fetch(data_dir)
     except (OSError, RuntimeError, UserWarning) as err:
-        raise UserError('cannot download %s into %s (%s): check the network, or copy '
-                        '%s-python.tar.gz there by hand and leave out --download'
-                        % (title, data_dir, type(err).__name__, dataset.replace('cifar', 'cifar-')))\
-            from err
+        archive = dataset.replace('cifar', 'cifar-') + '-python.tar.gz'
+        raise UserError('cannot download %s into %s (%s): check the network, or copy %s there '
+                        'by hand and leave out --download'
+                        % (title, data_dir, type(err).__name__, archive)) from err
 
 
 def resolve(args, saved=None, given=None):

@@ -36,10 +36,10 @@ import numpy as np
 from .schedule import MODES, build_lr_schedule
 
 __all__ = ['TASKS', 'Recipe', 'Stage', 'Preset', 'PRESETS', 'DEFAULT_PRESET', 'get_recipe',
-           'get_preset', 'find_preset', 'preset_names', 'require_warm_start', 'recipe_fields', 'add_recipe_flags',
-           'recipe_from_args', 'recipe_argv', 'recipe_from_namespace', 'recipe_from_saved',
-           'SoftTargets',
-           'apply_no_wd', 'INITIALIZERS', 'make_initializer', 'warm_start', 'BatchLogger']
+           'get_preset', 'find_preset', 'preset_names', 'require_warm_start', 'recipe_fields',
+           'add_recipe_flags', 'recipe_from_args', 'recipe_argv', 'recipe_from_namespace',
+           'recipe_from_saved', 'SoftTargets', 'apply_no_wd', 'INITIALIZERS', 'make_initializer',
+           'warm_start', 'BatchLogger']
 
 TASKS = ('cifar', 'imagenet', 'segmentation')
 _CLS = ('cifar', 'imagenet')          # the classification trainers
@@ -372,7 +372,7 @@ def _cifar_released():
             Stage(_CIFAR_FORERUNNER, r32 + 'superclasses/From_Scratch_Log_train_cifar100_'
                   'cifar100-ASKCFuse-resnet-32-c-4-s-1', 0, 0.9031,
                   notes=(_FORERUNNER_NOTE, 'the logged run stopped after epoch 525 of 640; its '
-                         'best (0.9031, epoch 523) is the file stage 2 started from')),
+                         'best (0.9031, epoch 521) is the file stage 2 started from')),
             Stage(_CIFAR_COSINE, r32 + 'superclasses/train_cifar100_cifar100-ASKCFuse-resnet-'
                   '32-c-4-s-1', 0, 0.9078, warm_start=True,
                   notes=('the From_Scratch log holds this run again (its segment 5) after four '
