@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 EPOCHS = 4
 ARGS = ['--host', 'resnet', '--fusion', 'aff', '--blocks', '1', '--version', 'paper',
-        '--batch-size', '16', '-j', '0', '--no-progress', '--no-hybridize', '--recipe', 'final',
+        '--batch-size', '16', '-j', '0', '--no-progress', '--no-hybridize', '--recipe',
+        'final-cosine', '--no-auto-augment',
         '--epochs', str(EPOCHS), '--warmup-epochs', '1', '--mixup-off-epochs', '1',
         '--seed', '3']
 

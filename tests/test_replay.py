@@ -242,3 +242,60 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     status, stdout, _ = _cli_here(capsys, str(log))
     assert status == 0 and 'segment 0 (line 1) [default]' in stdout
     assert 'x0.1 at the start of epochs [2]' in stdout
+
+
+def test_replay_prints_the_chain_of_a_released_model(tmp_path, capsys):
+    """The log of AFF-ResNet-32's second stage replays as the preset's chain: stage 1 from
+    scratch, stage 2 warm-started from stage 1's run folder; both commands parse into the
+    presets' recipes."""
+    from gluon_aff.commands import train_cifar
+    from gluon_aff.training.recipe import get_recipe, recipe_from_args
+    rel = 'final/cifar100/AFF-ResNet-32/superclasses/' \
+          'train_cifar100_cifar100-ASKCFuse-resnet-32-c-4-s-1.lr.gz'
+    log_path = tmp_path / 'train_cifar100_cifar100-ASKCFuse-resnet-32-c-4-s-1.log'
+    log_path.write_text('\n'.join(original_lines(load_fixture(rel))) + '\n')
+    status, stdout, stderr = _cli_here(capsys, str(log_path), '--runs', 'R')
+    assert status == 0, stderr
+    commands = [line.split() for line in stdout.splitlines()
+                if line.startswith('gluon-aff train-cifar')]
+    assert len(commands) == 2 and 'a chain' in stdout
+    first, second = (train_cifar.parse_args(c[2:]) for c in commands)
+    assert (first.recipe, second.recipe) == ('openaff-aff-resnet32:1', 'openaff-aff-resnet32:2')
+    assert second.init_from == first.save_dir == 'R/openaff-aff-resnet32-stage1-s0'
+    assert recipe_from_args(second, 'cifar').lr_mode == 'cosine'
+    assert recipe_from_args(first, 'cifar') == get_recipe('openaff-aff-resnet32:1')
+    assert first.model == 'cifar_aff_resnet32' and first.gpus == '0,1,2,3'
+
+
+def test_replay_runs_the_command_of_a_logged_run(tmp_path, capsys):
+    """replay --run trains the logged run (a final-code Namespace of a tiny run here) with the
+    recipe its Namespace gives."""
+    import json
+    from cifar_archives import write_python_archive
+    from gluon_aff.training import read_metrics
+    from gluon_aff.training.recipe import recipe_from_namespace
+    data = str(tmp_path / 'c100')
+    write_python_archive(data, n_train=64, n_test=32)
+    line = ("INFO:root:Namespace(askc_type='ASKCFuse', auto_aug=False, batch_size=8, blocks=1, "
+            "channel_times=1, cosine=True, dataset='cifar100', deep_stem=False, gpus='0', "
+            "label_smoothing=True, lr=0.1, lr_decay=0.1, lr_decay_epoch='300,450', "
+            "lr_decay_period=0, mixup=True, mixup_alpha=1, mixup_off_epoch=1, model='resnet', "
+            "momentum=0.9, no_wd=True, num_epochs=2, resume_from=None, start_layer=1, "
+            "warmup_epochs=1, warmup_lr=0.0, wd=0.0001)")
+    log = tmp_path / 'tiny.log'
+    log.write_text(line + '\n')
+    status, stdout, stderr = _cli_here(capsys, str(log), '--run', '--runs', str(tmp_path / 'R'),
+                                       '--', '--data-dir', data, '-j', '0', '--no-progress',
+                                       '--no-hybridize', '--seed', '1')
+    assert status == 0, stderr
+    run = str(tmp_path / 'R' / 'tiny-seg0')
+    assert [r['epoch'] for r in read_metrics(run)] == [0, 1]
+    with open(os.path.join(run, 'last.json')) as f:
+        state = json.load(f)
+    expected = recipe_from_namespace(parse_namespace(line)).as_dict()
+    saved = state['info']['recipe']
+    ignored = ('name', 'devices')          # not training values (compare=False fields)
+    assert {k: v for k, v in saved.items() if k not in ignored} == \
+        {k: v for k, v in expected.items() if k not in ignored}
+    assert state['model']['kwargs'] == {'blocks': 1, 'channel_times': 1, 'fusion': 'aff',
+                                        'version': 'final'}

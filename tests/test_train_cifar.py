@@ -12,10 +12,10 @@ import pytest
 from mxnet import gluon
 
 from cifar_archives import write_python_archive
-from gluon_aff.training import NonFiniteLossError, fit, read_metrics, split_batch
+from gluon_aff.training import NonFiniteLossError, fit, load_run, read_metrics, split_batch
 from gluon_aff.errors import UserNotice
-from gluon_aff.training.cifar import (MixupTransform, build_cifar_model, build_lr_scheduler,
-                                      get_recipe)
+from gluon_aff.training.cifar import build_cifar_model
+from gluon_aff.training.recipe import SoftTargets, get_recipe
 
 from command_helpers import fails_with
 from gluon_aff.commands import train_cifar
@@ -29,29 +29,48 @@ def lr_at(scheduler, epoch, batch, iters_per_epoch):
     return scheduler(epoch * iters_per_epoch + batch + 1)
 
 
-def test_final_recipe_schedule_by_hand():
-    recipe = get_recipe('final')
+def build_lr_scheduler(recipe, iters_per_epoch):
+    return recipe.lr_schedule(iters_per_epoch)
+
+
+def test_final_cosine_recipe_schedule_by_hand():
+    recipe = get_recipe('final-cosine')
     assert (recipe.epochs, recipe.warmup_epochs, recipe.lr, recipe.mixup_off_epochs,
-            recipe.label_smoothing, recipe.no_wd, recipe.init) == (640, 10, 0.2, 40, 0.1, True,
-                                                                    'xavier')
-    ipe = 50000 // 128                                 # 390 iterations, last batch discarded
+            recipe.label_smoothing, recipe.no_wd, recipe.init, recipe.batch_size) == \
+        (640, 20, 0.2, 40, 0.1, True, 'xavier', 512)
+    ipe = 50000 // 512                                 # 97 iterations, last batch discarded
     sched = build_lr_scheduler(recipe, ipe)
-    # warm-up: 0 -> 0.2 linearly over 3900 updates, gluoncv divides by (3900 - 1)
-    assert lr_at(sched, 0, 0, ipe) == pytest.approx(0.2 * 1 / 3899)
-    assert lr_at(sched, 5, 0, ipe) == pytest.approx(0.2 * 1951 / 3899)
-    # cosine over the remaining 630 epochs = 245700 updates: 0.1 * (1 + cos(pi * t / 245699))
-    assert lr_at(sched, 10, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(math.pi * 1 / 245699)))
-    assert lr_at(sched, 325, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(
-        math.pi * (325 * 390 + 1 - 3900) / 245699)))
-    assert lr_at(sched, 325, 0, ipe) == pytest.approx(0.1, abs=1e-4)   # half-way: lr / 2
-    assert lr_at(sched, 639, 389, ipe) == pytest.approx(0.0, abs=1e-9)
+    # warm-up: 0 -> 0.2 linearly over 1940 updates, gluoncv divides by (1940 - 1)
+    assert lr_at(sched, 0, 0, ipe) == pytest.approx(0.2 * 1 / 1939)
+    assert lr_at(sched, 5, 0, ipe) == pytest.approx(0.2 * 486 / 1939)
+    # cosine over the remaining 620 epochs = 60140 updates: 0.1 * (1 + cos(pi * t / 60139))
+    assert lr_at(sched, 20, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(math.pi * 1 / 60139)))
+    assert lr_at(sched, 330, 0, ipe) == pytest.approx(0.1 * (1 + math.cos(
+        math.pi * (330 * 97 + 1 - 1940) / 60139)))
+    assert lr_at(sched, 330, 0, ipe) == pytest.approx(0.1, abs=1e-3)   # half-way: lr / 2
+    assert lr_at(sched, 639, 96, ipe) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_final_recipe_steps_at_the_shifted_epochs_by_hand():
+    # the final code without --cosine: 0.2 set by hand, x0.1 from the first batch of epochs
+    # 300 - 20 and 450 - 20, no warm-up, wd on every parameter
+    recipe = get_recipe('final')
+    assert (recipe.lr_mode, recipe.lr_decay_epochs, recipe.warmup_epochs, recipe.no_wd,
+            recipe.auto_augment, recipe.mixup) == ('epoch-step', (280, 430), 0, False, True, True)
+    sched = build_lr_scheduler(recipe, 97)
+    expected = {(0, 0): 0.2, (279, 96): 0.2, (280, 0): 0.02, (429, 96): 0.02, (430, 0): 0.002,
+                (639, 96): 0.002}
+    for (epoch, batch), lr in expected.items():
+        assert lr_at(sched, epoch, batch, 97) == pytest.approx(lr), (epoch, batch)
 
 
 def test_paper_recipe_schedule_by_hand():
     recipe = get_recipe('paper')
     assert (recipe.epochs, recipe.lr, recipe.batch_size, recipe.wd, recipe.lr_decay_epochs,
-            recipe.mixup, recipe.label_smoothing, recipe.warmup_epochs) == \
-        (400, 0.2, 128, 1e-4, (300, 350), False, 0.0, 0)
+            recipe.label_smoothing, recipe.warmup_epochs, recipe.no_wd) == \
+        (400, 0.2, 128, 1e-4, (300, 350), 0.0, 0, False)
+    # the paper-version code mixes up in every epoch but the last 20 (lam = 1 there)
+    assert (recipe.mixup, recipe.mixup_alpha, recipe.mixup_off_epochs) == (True, 1.0, 20)
     ipe = 390
     sched = build_lr_scheduler(recipe, ipe)
     expected = {(0, 0): 0.2, (299, 389): 0.2, (300, 0): 0.02, (349, 389): 0.02,
@@ -68,13 +87,15 @@ def test_mixup_and_smoothing_targets_by_hand():
     np.random.seed(0)
     x = [mx.nd.array([[1.0], [3.0]])]
     y = [mx.nd.array([0, 2])]
-    data, targets = MixupTransform(4, alpha=1.0, off_epoch=5, smoothing=0.1)(x, y, epoch=0)
+    data, targets = SoftTargets(4, mixup=True, alpha=1.0, off_epoch=5, smoothing=0.1)(
+        x, y, epoch=0)
     np.testing.assert_allclose(data[0].asnumpy(), [[lam + 3 * (1 - lam)], [3 * lam + 1 - lam]],
                                rtol=1e-6)
     on, off = 0.9 + 0.025, 0.025
     first = lam * np.array([on, off, off, off]) + (1 - lam) * np.array([off, off, on, off])
     np.testing.assert_allclose(targets[0].asnumpy()[0], first, rtol=1e-6)
-    data, targets = MixupTransform(4, alpha=1.0, off_epoch=5, smoothing=0.0)(x, y, epoch=5)
+    data, targets = SoftTargets(4, mixup=True, alpha=1.0, off_epoch=5, smoothing=0.0)(
+        x, y, epoch=5)
     np.testing.assert_allclose(data[0].asnumpy(), [[1.0], [3.0]])
     np.testing.assert_allclose(targets[0].asnumpy(), [[1, 0, 0, 0], [0, 0, 1, 0]])
 
@@ -91,10 +112,31 @@ def _params(prefix):
 
 
 def test_end_to_end_and_exact_resume(cifar_dir, tmp_path, monkeypatch):
-    common = TINY + ['--data-dir', cifar_dir, '--recipe', 'final', '--epochs', '3',
+    """A 3-epoch run of the final code's cosine recipe (AutoAugment on, logging every 2
+    batches), interrupted and resumed: identical parameters (without the batch log: the
+    callback hook does not change the arithmetic)."""
+    from gluon_aff.data.autoaugment import AutoAugment
+    from gluon_aff.reproduce.openaff_logs import parse_log
+    common = TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine', '--epochs', '3',
                      '--warmup-epochs', '1', '--mixup-off-epochs', '1', '--seed', '7']
     full = str(tmp_path / 'full')
-    result = train_cifar.main(common + ['--save-dir', full])
+    calls = []
+    augment = AutoAugment.__call__
+    monkeypatch.setattr(AutoAugment, '__call__', lambda self, img: calls.append(1) or
+                        augment(self, img))
+    result = train_cifar.main(common + ['--save-dir', full, '--log-interval', '2'])
+    monkeypatch.setattr(AutoAugment, '__call__', augment)
+    assert len(calls) == 3 * 64                     # every training image, every epoch
+    # the original's "Epoch[e] Batch [b] ... lr=" line every 2 of the 4 batches, read with the
+    # reader of the original's logs; its lr is the schedule's at that update
+    lines = open(os.path.join(full, 'train.log')).read().splitlines()
+    batches = parse_log(['Namespace(lr=0)'] + lines).segments[0].batches
+    assert [(b['epoch'], b['batch']) for b in batches] == [(e, b) for e in range(3)
+                                                           for b in (1, 3)]
+    sched = get_recipe('final-cosine', epochs=3, warmup_epochs=1, lr=0.2).lr_schedule(4)
+    for b in batches:
+        assert b['lr'] == pytest.approx(lr_at(sched, b['epoch'], b['batch'], 4), abs=5e-7)
+        assert b['metric'] == 'accuracy' and 0 <= b['value'] <= 1
     rows = read_metrics(full)
     assert [r['epoch'] for r in rows] == [0, 1, 2]
     for row in rows:
@@ -211,7 +253,7 @@ def test_no_wd_rule_is_the_originals():
     """``--no-wd`` (open-aff: ``collect_params('.*beta|.*gamma|.*bias')``, wd_mult 0): exactly
     the BN gammas/betas and the biases lose weight decay; conv and dense weights keep it."""
     from gluon_aff import get_model
-    from gluon_aff.training.cifar import apply_no_wd
+    from gluon_aff.training.recipe import apply_no_wd
     net = get_model('cifar_aff_resnet_b1', classes=10)   # BN, convs with/without bias, dense
     net.initialize()
     net(mx.nd.zeros((1, 3, 32, 32)))
@@ -302,8 +344,8 @@ def test_imagenet_model_refused_by_the_cifar_trainer(cifar_dir, tmp_path, capsys
 
 def test_smoke_run_clips_the_warm_up(cifar_dir, tmp_path, capsys):
     from gluon_aff.cli import run
-    with pytest.warns(UserNotice, match='warm-up of 10 epochs does not fit a run of 1 epoch'):
-        recipe = get_recipe('final', epochs=1)
+    with pytest.warns(UserNotice, match='warm-up of 20 epochs does not fit a run of 1 epoch'):
+        recipe = get_recipe('final-cosine', epochs=1)
     assert recipe.warmup_epochs == 0
     # the clipped schedule: no warm-up, cosine from 0.2 to 0 over one epoch of 4 updates
     # (gluoncv: T = update, N = 4 - 1, T clipped to N): 0.15, 0.05, 0, 0
@@ -311,10 +353,10 @@ def test_smoke_run_clips_the_warm_up(cifar_dir, tmp_path, capsys):
     assert [lr_at(sched, 0, b, 4) for b in range(4)] == pytest.approx(
         [0.1 * (1 + math.cos(math.pi * min(t, 3) / 3)) for t in range(1, 5)], abs=1e-12)
     capsys.readouterr()
-    assert run(train_cifar.main, TINY + ['--data-dir', cifar_dir, '--recipe', 'final',
+    assert run(train_cifar.main, TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
                                          '--epochs', '1', '--save-dir',
                                          str(tmp_path / 'r')]) == 0
-    assert 'warning: a warm-up of 10 epochs does not fit a run of 1 epoch(s): clipped to 0' in \
+    assert 'warning: a warm-up of 20 epochs does not fit a run of 1 epoch(s): clipped to 0' in \
         capsys.readouterr().err
     assert [r['epoch'] for r in read_metrics(str(tmp_path / 'r'))] == [0]
 
@@ -359,3 +401,144 @@ def test_eval_refuses_another_label_set_and_other_networks(finished_run, cifar_d
     assert 'is not an MXNet .params file' in line
     fails_with(eval_cifar.main, ['--params', other], '--model NAME', capsys)
     fails_with(eval_cifar.main, ['--run', str(tmp_path / 'nowhere')], 'nowhere', capsys)
+
+
+# ------------------------------------------------------------------ the original's options
+def test_cifar10_trains_a_10_way_head(tmp_path, capsys, monkeypatch):
+    from cifar_archives import write_cifar10_archive
+    from gluon_aff.commands import eval_cifar
+    from gluon_aff.data.autoaugment import AutoAugment
+    data = str(tmp_path / 'c10')
+    write_cifar10_archive(data, 'python', n_train=32, n_test=16)
+    run = str(tmp_path / 'run')
+    calls = []
+    monkeypatch.setattr(AutoAugment, '__call__', lambda self, img: calls.append(1))
+    train_cifar.main(TINY + ['--dataset', 'cifar10', '--data-dir', data, '--recipe', 'paper',
+                             '--epochs', '1', '--save-dir', run])
+    assert not calls                                    # the paper recipe has no AutoAugment
+    with open(os.path.join(run, 'last.json')) as f:
+        state = json.load(f)
+    assert state['model']['kwargs'] == {'classes': 10}
+    assert state['info']['dataset'] == 'cifar10'
+    assert 'data: CIFAR-10, python format' in open(os.path.join(run, 'train.log')).read()
+    net, _ = load_run(run)
+    assert net(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 10)
+    capsys.readouterr()
+    eval_cifar.main(['--run', run])
+    assert 'CIFAR-10, 16 test images' in capsys.readouterr().out
+    _fails_with(['--dataset', 'cifar10', '--labels', 'fine', '--host', 'resnet', '--data-dir',
+                 data, '--save-dir', str(tmp_path / 'x')], '--labels is for CIFAR-100', capsys)
+
+
+def test_host_flags_pass_the_zoo_arguments():
+    """--channel-times widens the stem (16t), --start-layer 2 leaves stage 1 without fusion,
+    --deep-stem adds the two 3x3 convolutions: against the default network's parameters."""
+    from gluon_aff import get_model
+
+    def params(argv):
+        args = train_cifar.parse_args(['--model', 'cifar_aff_resnet_b1'] + argv)
+        _, _, name, kwargs, _ = train_cifar.resolve(args)
+        net = get_model(name, **kwargs)
+        net.initialize()
+        net(mx.nd.zeros((1, 3, 32, 32)))
+        return kwargs, {k: p.shape for k, p in net._collect_params_with_prefix().items()}
+    _, default = params([])
+    kwargs, wide = params(['--channel-times', '2'])
+    assert kwargs == {'channel_times': 2}
+    assert default['features.1.weight'] == (16, 3, 3, 3) and wide['features.1.weight'] == \
+        (32, 3, 3, 3)
+    kwargs, late = params(['--start-layer', '2'])
+    assert kwargs == {'start_layer': 2}
+    assert any(k.startswith('features.2.0.attention') for k in default)
+    assert not any(k.startswith('features.2.0.attention') for k in late)
+    assert any(k.startswith('features.3.0.attention') for k in late)
+    kwargs, deep = params(['--deep-stem'])
+    assert kwargs == {'deep_stem': True}
+    stem_convs = [k for k, shape in deep.items() if len(shape) == 4 and shape[1] == 3]
+    assert deep['features.1.weight'] == (8, 3, 3, 3) and len(deep) == len(default) + 10
+    assert stem_convs == ['features.1.weight']
+
+
+def test_warm_start_loads_weights_only(finished_run, cifar_dir, tmp_path, monkeypatch):
+    """--init-from: the network starts with the file's weights, the optimizer is fresh (no
+    update done, no momentum state) and the lr schedule starts again (the original's
+    --resume-from)."""
+    from gluon_aff.training import cifar as cifar_training
+    seen = {}
+    real_fit = cifar_training.fit
+
+    def spy(net, trainer, *args, **kwargs):
+        seen['params'] = {k: p.data().asnumpy() for k, p in
+                          net._collect_params_with_prefix().items()}
+        seen['updates'] = trainer._optimizer.num_update
+        seen['states'] = [dict(u.states) for u in trainer._updaters]
+        seen['lr1'] = trainer._optimizer.lr_scheduler(1)
+        return real_fit(net, trainer, *args, **kwargs)
+    monkeypatch.setattr(cifar_training, 'fit', spy)
+    run = str(tmp_path / 'stage2')
+    train_cifar.main(TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
+                             '--no-auto-augment', '--epochs', '2', '--warmup-epochs', '1',
+                             '--init-from', finished_run, '--save-dir', run])
+    loaded = _params(os.path.join(finished_run, 'best'))
+    assert sorted(seen['params']) == sorted(loaded)
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value, err_msg=key)
+    assert seen['updates'] == 0 and all(not s for s in seen['states'])
+    # warm-up from 0 over the first epoch of 4 updates: gluoncv's 0.2 * 1 / (4 - 1)
+    assert seen['lr1'] == pytest.approx(0.2 / 3)
+    assert 'warm start: weights of %s (epoch 0 of its run)' % finished_run in \
+        open(os.path.join(run, 'train.log')).read()
+
+
+def test_eval_a_released_params_file_by_its_name(cifar_dir, tmp_path, capsys):
+    """An original released-style file (structural keys, the final code's name pattern, here
+    at --channel-times 1 to stay small) is scored without --model: the network comes from
+    its name, the accuracy equals that of the network that wrote it."""
+    from gluon_aff import get_model
+    from gluon_aff.commands import eval_cifar
+    from gluon_aff.data import CIFAR100, cifar_transforms
+    from gluon_aff.training.cifar import per_class_accuracy
+    net = get_model('cifar_aff_resnet32', channel_times=1)
+    net.initialize(mx.init.Xavier(magnitude=3))
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / '0.5000-cifar100-ASKCFuse-resnet-32-c-1-s-1-best.params')
+    net.save_parameters(path)
+    out = str(tmp_path / 'eval.json')
+    with pytest.warns(UserNotice, match='does not record its label set'):
+        accuracy = eval_cifar.main(['--params', path, '--data-dir', cifar_dir, '--json', out])
+    data = gluon.data.DataLoader(CIFAR100(cifar_dir, train=False).transform_first(
+        cifar_transforms(train=False)), batch_size=16)
+    expected, _, _ = per_class_accuracy(net, data, 20)
+    assert accuracy == pytest.approx(expected) and 'coarse labels, 32 test images' in \
+        capsys.readouterr().out
+    with open(out) as f:
+        assert json.load(f)['accuracy'] == pytest.approx(expected)
+
+
+def test_resume_keeps_the_runs_own_recipe(cifar_dir, tmp_path):
+    """A run saved before the recipe layer (old recipe fields; its command line says --recipe
+    final, which now names the final code's step stage) resumes with its own values, the flags
+    given with --resume over them."""
+    run = str(tmp_path / 'old')
+    train_cifar.main(TINY + ['--data-dir', cifar_dir, '--recipe', 'final-cosine',
+                             '--no-auto-augment', '--epochs', '1', '--warmup-epochs', '0',
+                             '--save-dir', run])
+    path = os.path.join(run, 'last.json')
+    with open(path) as f:
+        state = json.load(f)
+    state['info']['recipe'] = {   # the CIFARRecipe dict of gluon-aff before issue 11
+        'name': 'final', 'epochs': 1, 'batch_size': 16, 'per_device_batch': False, 'lr': 0.2,
+        'optimizer': 'nag', 'momentum': 0.9, 'wd': 1e-4, 'no_wd': True, 'lr_mode': 'cosine',
+        'warmup_epochs': 0, 'warmup_lr': 0.0, 'lr_decay': 0.1, 'lr_decay_epochs': [],
+        'mixup': True, 'mixup_alpha': 1.0, 'mixup_off_epochs': 40, 'label_smoothing': 0.1,
+        'init': 'xavier', 'extra': {}}
+    argv = state['info']['argv']
+    argv[argv.index('final-cosine')] = 'final'
+    with open(path, 'w') as f:
+        json.dump(state, f)
+    train_cifar.main(['--resume', run, '--epochs', '2', '-j', '0', '--no-progress'])
+    with open(path) as f:
+        recipe = json.load(f)['info']['recipe']
+    assert (recipe['lr_mode'], recipe['no_wd'], recipe['auto_augment'], recipe['epochs']) == \
+        ('cosine', True, False, 2)
+    assert [r['epoch'] for r in read_metrics(run)] == [0, 1]

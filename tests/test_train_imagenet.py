@@ -12,9 +12,9 @@ import pytest
 
 from gluon_aff.data.imagenet import NUM_TRAINING_SAMPLES, write_tiny_recordio
 from gluon_aff.training import read_metrics
-from gluon_aff.training.imagenet import (RECIPES, ImageNetTargets, build_lr_scheduler,
-                                         disable_bias_bn_wd, get_recipe, iters_per_epoch,
-                                         make_trainer, resolve_batch, scaled_lr)
+from gluon_aff.training.imagenet import iters_per_epoch, make_trainer
+from gluon_aff.training.recipe import SoftTargets, apply_no_wd, get_recipe
+from gluon_aff.training.schedule import build_lr_schedule
 from gluon_aff.training.imagenet_run import evaluate_imagenet, parse_gpus, train_imagenet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,25 +23,25 @@ TINY = dict(model='cifar_aff_resnet_b1', classes=4, model_kwargs={'channels': [8
 
 def test_recipes_match_the_original_logs():
     # Namespace(...) headers of open-aff's ImageNet logs (final: aff_resnet50.log; paper:
-    # resnet50_v1b_best_AFF_mixup.log)
+    # resnext50_32x4d_aff_best.log), typed by hand
     for name, epochs, off in (('final', 240, 5), ('paper', 160, 0)):
-        r = RECIPES[name]
-        assert (r['epochs'], r['mixup_off_epochs']) == (epochs, off)
-        assert (r['lr'], r['momentum'], r['wd'], r['warmup_epochs']) == (0.075, 0.9, 1e-4, 5)
-        assert (r['optimizer'], r['lr_mode'], r['dtype']) == ('nag', 'cosine', 'float16')
-        assert r['mixup'] and r['mixup_alpha'] == 0.2 and r['label_smoothing'] == 0.1
-        assert r['no_wd'] and r['ref_batch'] == 128 * 4
-    with pytest.raises(ValueError, match='unknown recipe'):
-        get_recipe('fast')
-    with pytest.raises(ValueError, match='unknown recipe keys'):
-        get_recipe('final', learning_rate=1)
+        r = get_recipe(name, 'imagenet')
+        assert (r.epochs, r.mixup_off_epochs) == (epochs, off)
+        assert (r.lr, r.momentum, r.wd, r.warmup_epochs) == (0.075, 0.9, 1e-4, 5)
+        assert (r.optimizer, r.lr_mode, r.dtype) == ('nag', 'cosine', 'float16')
+        assert r.mixup and r.mixup_alpha == 0.2 and r.label_smoothing == 0.1
+        assert r.no_wd and r.lr_ref_batch == r.batch_size == 128 * 4 and r.log_interval == 50
+    with pytest.raises(ValueError, match='unknown imagenet recipe'):
+        get_recipe('fast', 'imagenet')
+    with pytest.raises(ValueError, match='unknown recipe field'):
+        get_recipe('final', 'imagenet', learning_rate=1)
 
 
 def test_lr_schedule_reproduces_the_original_log():
     # 4 GPUs x 128 = 512; 1281167 // 512 = 2502 iterations per epoch (the original's num_batches)
     iters = iters_per_epoch(NUM_TRAINING_SAMPLES, 512)
     assert iters == 2502
-    sched = build_lr_scheduler(0.075, 240, 5, iters)
+    sched = get_recipe('final', 'imagenet').lr_schedule(iters, 512)
     # lr printed by aff_resnet50.log after update 50 (epoch 0 batch 49), 2503 + 50 (epoch 1
     # batch 49; epoch 0 had 2503 padded batches) and 2503 + 2502 + 50 (epoch 2 batch 49)
     for update, logged in ((50, 0.000300), (2553, 0.015307), (5055, 0.030308),
@@ -55,22 +55,26 @@ def test_lr_schedule_reproduces_the_original_log():
 
 
 def test_batch_and_lr_scaling_rule():
-    assert resolve_batch(512, 4) == (512, 512, 128)
-    assert scaled_lr(0.075, 512) == pytest.approx(0.075)
-    assert scaled_lr(0.075, 256) == pytest.approx(0.0375)
-    assert resolve_batch(1024, 4, num_workers=2) == (1024, 512, 128)
-    # the original: batch per device, lr as given whatever the device count
-    assert resolve_batch(128, 2, per_device=True) == (256, 256, 128)
-    assert scaled_lr(0.075, 256, per_device=True) == 0.075
+    final = get_recipe('final', 'imagenet')
+    assert final.total_batch(4) == 512 and final.scaled_lr(512) == pytest.approx(0.075)
+    assert final.scaled_lr(256) == pytest.approx(0.0375)
+    assert get_recipe('final', 'imagenet', batch_size=1024).total_batch(4, num_workers=2) == 1024
+    # the original: batch per device, lr as given whatever the device count; without a batch
+    # the preset's per-device 128 (512 over its 4 GPUs)
+    original = get_recipe('final', 'imagenet', per_device_batch=True)
+    assert original.batch_size == 128 and original.total_batch(2) == 256
+    assert original.scaled_lr(256) == 0.075
+    # the paper-version ResNet-50 run of Table 5: 2 GPUs x 120, lr 0.075 for that batch
+    paper = get_recipe('paper-aff-resnet50', 'imagenet')
+    assert paper.total_batch(2) == 240 and paper.scaled_lr(240) == pytest.approx(0.075)
     with pytest.raises(ValueError, match='not divisible'):
-        resolve_batch(510, 4)
+        get_recipe('final', 'imagenet', batch_size=510).total_batch(4)
 
 
 def test_targets_match_numpy_mixup_and_smoothing():
     labels = [mx.nd.array([0, 2, 1, 3])]
     data = [mx.nd.array(np.arange(4 * 3, dtype=np.float32).reshape(4, 3))]
-    tf = ImageNetTargets(4, epochs=10, mixup=True, mixup_alpha=0.2, mixup_off_epochs=2,
-                         label_smoothing=0.1)
+    tf = SoftTargets(4, mixup=True, alpha=0.2, off_epoch=8, smoothing=0.1, dtype='float32')
     np.random.seed(5)
     lam = np.random.beta(0.2, 0.2)
     np.random.seed(5)
@@ -83,7 +87,7 @@ def test_targets_match_numpy_mixup_and_smoothing():
     np.testing.assert_allclose(x[0].asnumpy(), lam * xd + (1 - lam) * xd[::-1], rtol=1e-5)
     x, y = tf(data, labels, epoch=8)              # last 2 epochs: no mixup
     np.testing.assert_allclose(y[0].asnumpy(), onehot, rtol=1e-6)
-    hard = ImageNetTargets(4, 10, mixup=False, label_smoothing=0.0, dtype='float16')
+    hard = SoftTargets(4, mixup=False, smoothing=0.0, dtype='float16')
     assert hard.sparse_label
     x, y = hard(data, labels, 0)
     assert x[0].dtype == np.float16 and list(y[0].asnumpy()) == [0, 2, 1, 3]
@@ -93,7 +97,7 @@ def test_no_wd_on_bias_and_bn():
     from gluon_aff import get_model
     net = get_model(TINY['model'], classes=4, channels=[8, 8, 16, 32])
     net.initialize()
-    changed = disable_bias_bn_wd(net)
+    changed = apply_no_wd(net)
     for name, p in net.collect_params().items():
         tail = name.rsplit('_', 1)[-1]
         assert p.wd_mult == (0.0 if tail in ('gamma', 'beta', 'bias') else 1.0), name
@@ -223,7 +227,7 @@ def test_make_trainer_rescales_for_workers():
     from gluon_aff import get_model
     net = get_model(TINY['model'], classes=4, channels=[8, 8, 16, 32])
     net.initialize()
-    sched = build_lr_scheduler(0.1, 3, 1, 2)
+    sched = build_lr_schedule(0.1, 3, 2, 'cosine', 1)
     trainer = make_trainer(net, sched, num_workers=4, dtype='float16')
     assert trainer._scale == pytest.approx(0.25)
     assert trainer._optimizer.lr_scheduler is sched and trainer._optimizer.multi_precision
@@ -256,7 +260,7 @@ def test_server_side_trainer_reports_the_servers_lr(tmp_path):
     from gluon_aff.training.imagenet import ServerSideTrainer
     net = mx.gluon.nn.Dense(2, in_units=3)
     net.initialize()
-    sched = build_lr_scheduler(0.1, 3, 1, 2)
+    sched = build_lr_schedule(0.1, 3, 2, 'cosine', 1)
     trainer = ServerSideTrainer(net.collect_params(), 'nag', {'lr_scheduler': sched},
                                 kvstore=None)
     assert trainer.learning_rate == 0.0                      # nothing done yet: warm-up start
@@ -270,3 +274,100 @@ def test_server_side_trainer_reports_the_servers_lr(tmp_path):
     trainer.save_states(states)
     with open(states) as f:
         assert json.load(f)['num_update'] == 4
+
+
+# ------------------------------------------------------------------ the original's options
+def test_distillation_loss_is_the_originals():
+    """--teacher: the teacher's softmax(teacher(X) / T) on the mixed batch, and gluoncv's
+    distillation loss on float32 copies, against numpy: (1 - w) T^2 CE(softmax(out / T), p) +
+    w CE(softmax(out), target)."""
+    from gluon_aff.training.imagenet import DistillationLoss, DistillationTargets
+
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    teacher = mx.gluon.nn.Dense(4, in_units=3)
+    teacher.initialize(mx.init.Normal(1.0))
+    x = np.random.RandomState(1).randn(4, 3).astype(np.float32)
+    y = np.array([0, 2, 1, 3])
+    targets = DistillationTargets(teacher, 4.0, SoftTargets(4, mixup=True, alpha=0.2,
+                                                             smoothing=0.1))
+    np.random.seed(3)
+    lam = np.random.beta(0.2, 0.2)
+    np.random.seed(3)
+    data, pairs = targets([mx.nd.array(x)], [mx.nd.array(y)], 0)
+    mixed = lam * x + (1 - lam) * x[::-1]
+    np.testing.assert_allclose(data[0].asnumpy(), mixed, rtol=1e-5)
+    w_t, b_t = teacher.weight.data().asnumpy(), teacher.bias.data().asnumpy()
+    probs = np.exp(log_softmax((mixed @ w_t.T + b_t) / 4.0))
+    np.testing.assert_allclose(pairs[0][1].asnumpy(), probs, rtol=1e-5)
+    out = np.random.RandomState(2).randn(4, 4).astype(np.float32)
+    loss = DistillationLoss(4.0, 0.3, sparse_label=False)(mx.nd.array(out), pairs[0])
+    soft = -(probs * log_softmax(out / 4.0)).sum(axis=1) * 16.0
+    hard = -(pairs[0][0].asnumpy() * log_softmax(out)).sum(axis=1)
+    np.testing.assert_allclose(loss.asnumpy(), 0.7 * soft + 0.3 * hard, rtol=1e-5)
+
+
+def _spy_fit(monkeypatch, seen):
+    from gluon_aff.training import imagenet_run
+    real_fit = imagenet_run.fit
+
+    def spy(net, trainer, train_data, epochs, save_dir, **kwargs):
+        params = net._collect_params_with_prefix()
+        if all(p._data is not None for p in params.values()):   # not deferred: warm-started
+            seen['params'] = {k: p.data().astype('float32').asnumpy()
+                              for k, p in params.items()}
+        seen['updates'] = trainer._optimizer.num_update
+        seen['lr1'] = trainer._optimizer.lr_scheduler(1)
+        seen['transform'] = kwargs['batch_transform']
+        return real_fit(net, trainer, train_data, epochs, save_dir, **kwargs)
+    monkeypatch.setattr(imagenet_run, 'fit', spy)
+
+
+def test_warm_start_and_teacher(tmp_path, tiny_rec, monkeypatch):
+    """--init-from on ImageNet (a run folder, and an original-style float16 .params file):
+    weights equal the file's, a fresh optimizer, the schedule from its start. --teacher (a run
+    folder): the targets carry the teacher's probabilities and the loss changes."""
+    from gluon_aff.training.imagenet import DistillationTargets
+    rec, idx = tiny_rec
+    first = _run(str(tmp_path / 'first'), rec, idx, epochs=1, warmup_epochs=0)
+    loaded = {k: v.asnumpy() for k, v in
+              mx.nd.load(os.path.join(str(tmp_path / 'first'), 'best.params')).items()}
+    seen = {}
+    _spy_fit(monkeypatch, seen)
+    warm = _run(str(tmp_path / 'warm'), rec, idx, epochs=2,
+                init_from=str(tmp_path / 'first'))
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value, err_msg=key)
+    # warm-up from 0 over 1 epoch of 4 updates (32 images, 8 per update): 0.1 * 1 / 3
+    assert seen['updates'] == 0 and seen['lr1'] == pytest.approx(0.1 / 3)
+    # an original float16 file (structural keys, save_parameters) of the same network
+    half = str(tmp_path / 'half.params')
+    mx.nd.save(half, {k: mx.nd.array(v).astype('float16') for k, v in loaded.items()})
+    _run(str(tmp_path / 'warm16'), rec, idx, epochs=1, warmup_epochs=0, init_from=half)
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(seen['params'][key], value.astype(np.float16)
+                                      .astype(np.float32), err_msg=key)
+    # distillation from the first run (soft targets with the teacher's probabilities)
+    taught = _run(str(tmp_path / 'taught'), rec, idx, epochs=1, warmup_epochs=0,
+                  teacher=str(tmp_path / 'first'), temperature=4.0, hard_weight=0.5)
+    assert isinstance(seen['transform'], DistillationTargets)
+    assert 'distillation: teacher %s' % (tmp_path / 'first') in \
+        open(str(tmp_path / 'taught' / 'train.log')).read()
+    plain = read_metrics(str(tmp_path / 'first'))[0]['train_loss']
+    assert np.isfinite(taught['last']['train_loss']) and taught['last']['train_loss'] != plain
+    assert warm['last']['epoch'] == 1 and first['best'] is not None
+
+
+def test_num_layer_and_start_layer_pass_the_zoo_arguments():
+    from gluon_aff import get_model
+    from gluon_aff.commands import train_imagenet as command
+    args = command.parse_args(['--model', 'aff_resnet50', '--num-layer', '101',
+                               '--start-layer', '2'])
+    kwargs = command.host_kwargs(args, command.HOST_FLAGS)
+    assert kwargs == {'depth': 101, 'start_layer': 2}
+    net = get_model('aff_resnet50', **kwargs)
+    assert [len(s) for s in (net.layer1, net.layer2, net.layer3, net.layer4)] == [3, 4, 23, 3]
+    # stage 2 fuses from --start-layer 2 on; by default (3) it adds
+    assert type(net.layer2[0].attention).__name__ == 'AFF'
+    assert type(get_model('aff_resnet50').layer2[0].attention).__name__ == 'DirectAddFuse'

@@ -13,8 +13,10 @@ __all__ = ['COMMANDS', 'main', 'script_main']
 #: command -> (module with ``main``, one-line summary)
 COMMANDS = {
     'demo': ('gluon_aff.commands.demo', 'train a small AFF-ResNet on handwritten digits, offline'),
-    'train-cifar': ('gluon_aff.commands.train_cifar', 'train on CIFAR-100 (paper/final recipe)'),
-    'eval-cifar': ('gluon_aff.commands.eval_cifar', 'CIFAR-100 test accuracy, per label'),
+    'train-cifar': ('gluon_aff.commands.train_cifar', 'train on CIFAR-100 / CIFAR-10 (recipe '
+                    'presets)'),
+    'eval-cifar': ('gluon_aff.commands.eval_cifar', 'CIFAR test accuracy, per label (runs, '
+                   'released .params)'),
     'train-imagenet': ('gluon_aff.commands.train_imagenet', 'train on ImageNet (RecordIO)'),
     'eval-imagenet': ('gluon_aff.commands.eval_imagenet', 'ImageNet top-1/top-5 error'),
     'launch-dist': ('gluon_aff.training.distributed', 'run a command as a local '
@@ -29,7 +31,8 @@ COMMANDS = {
     'export': ('gluon_aff.export', 'export to symbol/params and ONNX'),
     'gradcam': ('gluon_aff.commands.gradcam', 'Grad-CAM heatmaps (Fig. 6)'),
     'plot-curves': ('gluon_aff.commands.plot_curves', 'overlay the curves of runs'),
-    'reproduce': ('gluon_aff.commands.reproduce', "the paper's tables: plan, status, report"),
+    'reproduce': ('gluon_aff.commands.reproduce', "the paper's tables: plan, status, report; "
+                  "replay an original log"),
 }
 
 

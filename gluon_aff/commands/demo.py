@@ -12,9 +12,10 @@ import time
 import mxnet as mx
 
 from ..cli import add_run_flags, make_parser, run_flags, user_input
-from ..training.cifar import get_recipe, train_classifier
+from ..training.cifar import train_classifier
 from ..training.engine import fit
 from ..training.curves import plot_curves
+from ..training.recipe import get_recipe
 from ..training.run import Run, model_record
 
 
@@ -35,9 +36,11 @@ def main(argv=None):
     tic = time.time()
     with user_input():
         train_set, val_set = digits_datasets(val_fraction=0.25, seed=args.seed)
-        # the final recipe shortened: 1 warm-up epoch, cosine, label smoothing, no mixup
-        recipe = get_recipe('final', epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            warmup_epochs=min(1, args.epochs - 1), mixup=False)
+        # the final code's cosine recipe shortened: 1 warm-up epoch, cosine, --no-wd, label
+        # smoothing, no mixup (the digits have their own transforms: no AutoAugment)
+        recipe = get_recipe('final-cosine', epochs=args.epochs, batch_size=args.batch_size,
+                            lr=args.lr, warmup_epochs=min(1, args.epochs - 1), mixup=False,
+                            auto_augment=False)
         name, kwargs = 'cifar_%s_resnet_b1' % args.fusion, {'classes': DIGIT_CLASSES}
         net = get_model(name, **kwargs)
     with Run(save_dir, resume=resume, overwrite=overwrite) as run:

@@ -4,13 +4,16 @@
   gluon-aff reproduce plan --cifar-gpus ''             # CPU plan for the CIFAR runs
   gluon-aff reproduce status --epochs 400 runs/cifar_aff_resnet_b1-paper-coarse-s0
   gluon-aff reproduce report --runs runs --out report/report.md    # + report/plots/*.png
+  gluon-aff reproduce replay LOG_FILE [--segment K]      # the run's gluon-aff command(s)
+  gluon-aff reproduce replay LOG_FILE --run -- --data-dir ~/data/cifar100 --gpus 0,1,2,3
   gluon-aff reproduce replay LOG_FILE --lr-trace lr.csv [--segment K]
 
 See docs/reproducing.md.
 """
+import shlex
 import sys
 
-from ..cli import make_parser, user_input
+from ..cli import UserError, make_parser, user_input
 from ..reproduce import (DONE, format_plan, make_plan, parse_shard, plots_dir, run_result,
                          write_report)
 
@@ -59,7 +62,20 @@ def main(argv=None):
                              'run that trained)')
     replay.add_argument('--lr-trace', metavar='FILE',
                         help='write epoch,batch,lr of every update of the run (no training)')
-    args = parser.parse_args(argv)
+    replay.add_argument('--run', action='store_true',
+                        help='run the printed command(s), in order (a chain stage by stage)')
+    replay.add_argument('--runs', default='runs', help='runs directory (default runs)')
+    replay.add_argument('--labels', choices=['coarse', 'fine'],
+                        help='CIFAR-100 label set, which a log cannot tell (default: the '
+                             "preset's, else coarse)")
+    replay.add_argument('--model', help='zoo name, when the log cannot tell the network')
+    replay.add_argument('--', dest='extra', metavar='FLAGS', nargs='*', default=[],
+                        help='(last) flags added to every training command, e.g. -- '
+                             '--data-dir ~/data/cifar100 --gpus 0')
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index('--') + 1:] if '--' in argv else []
+    args = parser.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
+    args.extra = extra
 
     with user_input():
         if args.command == 'plan':
@@ -79,16 +95,41 @@ def main(argv=None):
                                              args.epochs))
             return 0 if result.status == DONE else 1
         elif args.command == 'replay':
-            from ..reproduce.replay import describe_log, write_lr_trace
-            if args.lr_trace:
-                index, _, rows = write_lr_trace(args.log, args.lr_trace, segment=args.segment)
-                print('wrote %s: %d updates of segment %d' % (args.lr_trace, rows, index))
-            else:
-                print('\n'.join(describe_log(args.log)))
+            return _replay(args)
         else:
             md, html = write_report(args.runs, args.out, seeds=[int(s) for s in _csv(args.seeds)],
                                     tables=_csv(args.tables), epochs=args.epochs,
                                     params=not args.no_params)
             print('wrote %s, %s and the curves of every run in %s'
                   % (md, html, plots_dir(args.out)))
+    return 0
+
+
+def _replay(args):
+    """``reproduce replay``: the lr trace, or the run's commands (printed, or run)."""
+    from ..commands import command_main
+    from ..reproduce.replay import describe_log, replay_commands, write_lr_trace
+    if args.lr_trace:
+        index, _, rows = write_lr_trace(args.log, args.lr_trace, segment=args.segment)
+        print('wrote %s: %d updates of segment %d' % (args.lr_trace, rows, index))
+        return 0
+    commands, notes, index = replay_commands(args.log, args.segment, args.runs, args.labels,
+                                             args.model)
+    commands = [argv + list(args.extra) for argv in commands]
+    if not args.run:
+        print('\n'.join(describe_log(args.log, args.segment)))
+    print('# gluon-aff command%s of segment %d%s:' % (
+        's' if len(commands) > 1 else '', index,
+        ' (a chain: each stage starts from the previous one\'s best)' if len(commands) > 1
+        else ''))
+    for argv in commands:
+        print(' '.join(shlex.quote(a) for a in argv))
+    for note in notes:
+        print('# note: %s' % note)
+    if args.run:
+        for argv in commands:
+            if '--model' in argv and argv[argv.index('--model') + 1] == 'NAME':
+                raise UserError('the log does not tell the network: give --model NAME')
+            print('# running: %s' % ' '.join(shlex.quote(a) for a in argv[:2]), flush=True)
+            command_main(argv[1])(argv[2:])
     return 0

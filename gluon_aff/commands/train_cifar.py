@@ -1,84 +1,91 @@
-"""Train an AFF network on CIFAR-100 (20 super-classes by default) with the final or paper recipe.
+"""Train an AFF network on CIFAR-100 (20 super-classes by default) or CIFAR-10 with a recipe.
 
 Examples::
 
     gluon-aff train-cifar --model cifar_aff_resnet32 --recipe final --data-dir ~/data/cifar100
+    gluon-aff train-cifar --recipe openaff-aff-resnet32:1 --save-dir runs/r32-1   # released chain
+    gluon-aff train-cifar --recipe openaff-aff-resnet32:2 --init-from runs/r32-1 \\
+        --save-dir runs/r32-2
     gluon-aff train-cifar --host resnet --fusion iaff --blocks 2 --version paper \\
         --recipe paper --labels coarse --gpus 0 --save-dir runs/iaff_b2
     gluon-aff train-cifar --resume runs/iaff_b2          # continue an interrupted run
 
-(``python scripts/train_cifar.py`` takes the same flags.) Every value of the recipe can be
-overridden; see ``gluon_aff/training/cifar.py`` and ``docs/training_cifar.md``.
+(``python scripts/train_cifar.py`` takes the same flags.) Every value of the recipe is a flag
+(generated from gluon_aff.training.recipe.Recipe); see ``docs/training_cifar.md``.
 """
 import contextlib
 import io
 import os
 import sys
 
-from ..cli import (UserError, add_device_flags, add_run_flags, devices, make_parser, run_flags,
-                   user_input)
-from ..data import CIFAR100, download_cifar100, num_label_classes
+from ..cli import (UserError, add_device_flags, add_run_flags, devices, json_object,
+                   make_parser, run_flags, user_input)
+from ..data import CIFAR10, CIFAR100, download_cifar10, download_cifar100, num_label_classes
 from ..model_zoo import get_model
 from ..training.checkpoint import read_state
 from ..training.engine import fit
-from ..training.cifar import (INITIALIZERS, RECIPES, cifar_model_spec, get_recipe,
-                              total_batch_size, train_classifier)
+from ..training.cifar import cifar_model_spec, train_classifier
+from ..training.recipe import (add_recipe_flags, find_preset, recipe_from_args,
+                               require_warm_start)
 from ..training.run import Run, model_card, model_record
 
-RECIPE_FLAGS = ('epochs', 'batch_size', 'per_device_batch', 'lr', 'momentum', 'wd', 'no_wd',
-                'lr_mode', 'warmup_epochs', 'warmup_lr', 'lr_decay', 'lr_decay_epochs', 'mixup',
-                'mixup_alpha', 'mixup_off_epochs', 'label_smoothing', 'init')
 #: flags that name the run folder: not replayed from a saved command line
 RUN_FOLDER_FLAGS = {'--save-dir': 1, '--resume': '?', '--overwrite': 0}
+#: the original's CIFAR host options (train_cifar.py) -> the zoo's keyword arguments
+HOST_FLAGS = (('--channel-times', 'channel_times', int, "the original's --channel-times: widths "
+               '16t-16t-32t-64t (ResNet), stem 16t (ResNeXt)'),
+              ('--start-layer', 'start_layer', int, "the original's --start-layer: stages "
+               'before it add instead of fusing (4: no fusion)'),
+              ('--deep-stem', 'deep_stem', bool, "the original's --deep-stem: three 3x3 "
+               'convolutions as the stem'))
+DATASETS = {'cifar100': (CIFAR100, download_cifar100, 'CIFAR-100'),
+            'cifar10': (CIFAR10, download_cifar10, 'CIFAR-10')}
+
+
+def add_host_flags(group, flags=HOST_FLAGS):
+    """``--channel-times``, ``--start-layer``, ``--deep-stem`` (default: the zoo model's)."""
+    for flag, dest, kind, text in flags:
+        if kind is bool:
+            group.add_argument(flag, dest=dest, action='store_true', default=None, help=text)
+        else:
+            group.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+
+
+def host_kwargs(args, flags=HOST_FLAGS):
+    """The zoo keyword arguments of the host flags given."""
+    kwargs = dict(getattr(args, 'model_kwargs', None) or {})
+    kwargs.update((dest, getattr(args, dest)) for _, dest, _, _ in flags
+                  if getattr(args, dest) is not None)
+    return kwargs
 
 
 def parse_args(argv=None):
     p = make_parser(__doc__)
     g = p.add_argument_group('model')
-    g.add_argument('--model', help='a CIFAR zoo name, e.g. cifar_aff_resnet32')
+    g.add_argument('--model', help='a CIFAR zoo name, e.g. cifar_aff_resnet32 (default: the '
+                   "recipe's model when it names one)")
     g.add_argument('--host', choices=['resnet', 'resnext'], help='host when --model is not given')
     g.add_argument('--fusion', default='aff', help='fusion tag (with --host)')
     g.add_argument('--blocks', type=int, help='blocks per stage (with --host; 5 resnet, 4 resnext)')
     g.add_argument('--version', choices=['final', 'paper'], default='final',
                    help='host version (with --host)')
-    g.add_argument('--classes', type=int, default=100,
-                   help='head size; 100 as the original even for --labels coarse (20 gives a '
-                        '20-output head)')
+    g.add_argument('--classes', type=int,
+                   help='head size (default: 100) as the original for CIFAR-100, even for '
+                        '--labels coarse; 10 for --dataset cifar10')
+    add_host_flags(g)
+    g.add_argument('--model-kwargs', type=json_object, default=None, metavar='JSON',
+                   help='other constructor arguments of the zoo model, e.g. \'{"r": 8}\'')
     g = p.add_argument_group('data')
-    g.add_argument('--labels', choices=['coarse', 'fine'], default='coarse',
-                   help='20 super-classes (paper) or 100 fine classes')
-    g.add_argument('--data-dir', default='~/.mxnet/datasets/cifar100',
-                   help='folder with cifar-100-python(.tar.gz) or cifar-100-binary(.tar.gz)')
+    g.add_argument('--dataset', choices=sorted(DATASETS), default='cifar100',
+                   help="the original's --dataset (CIFAR-10: 10-way head)")
+    g.add_argument('--labels', choices=['coarse', 'fine'],
+                   help='CIFAR-100: 20 super-classes (paper, default) or 100 fine classes '
+                        "(default: the recipe's, else coarse)")
+    g.add_argument('--data-dir', help='folder with the python or binary archive, extracted or '
+                   'not (default ~/.mxnet/datasets/<dataset>)')
     g.add_argument('--download', action='store_true', help="fetch the data with gluon's downloader")
     g.add_argument('-j', '--num-workers', type=int, default=4, help='data loader processes')
-    g = p.add_argument_group('recipe (defaults come from --recipe)')
-    g.add_argument('--recipe', choices=sorted(RECIPES), default='final')
-    g.add_argument('--epochs', type=int)
-    g.add_argument('--batch-size', type=int, help='TOTAL batch over all devices')
-    g.add_argument('--per-device-batch', dest='per_device_batch', action='store_true',
-                   default=None, help='--batch-size is per device (the original behaviour)')
-    g.add_argument('--total-batch', dest='per_device_batch', action='store_false',
-                   help='--batch-size is the total (default)')
-    g.add_argument('--lr', type=float)
-    g.add_argument('--momentum', type=float)
-    g.add_argument('--wd', type=float)
-    g.add_argument('--no-wd', dest='no_wd', action='store_true', default=None,
-                   help='no weight decay on BN gamma/beta and biases (final recipe)')
-    g.add_argument('--wd-all', dest='no_wd', action='store_false',
-                   help='decay every parameter (paper recipe)')
-    g.add_argument('--lr-mode', choices=['cosine', 'step'])
-    g.add_argument('--warmup-epochs', type=int, help='clipped to epochs - 1 for short runs')
-    g.add_argument('--warmup-lr', type=float)
-    g.add_argument('--lr-decay', type=float, help='step factor')
-    g.add_argument('--lr-decay-epochs', type=lambda s: [int(e) for e in s.split(',') if e],
-                   help='comma-separated epochs of the step decay, e.g. 300,350')
-    g.add_argument('--mixup', dest='mixup', action='store_true', default=None)
-    g.add_argument('--no-mixup', dest='mixup', action='store_false')
-    g.add_argument('--mixup-alpha', type=float)
-    g.add_argument('--mixup-off-epochs', type=int, help='last epochs trained without mixup')
-    g.add_argument('--label-smoothing', type=float, help='eta; 0 disables')
-    g.add_argument('--init', choices=sorted(INITIALIZERS),
-                   help='xavier (original code) or kaiming (paper, Table 2)')
+    add_recipe_flags(p, 'cifar')
     g = p.add_argument_group('run')
     g.add_argument('--seed', type=int, default=0)
     add_device_flags(g)
@@ -112,67 +119,103 @@ def without_flags(argv, flags):
     return out
 
 
-def download(data_dir):
-    """Fetch CIFAR-100 into ``data_dir``; a failed download is one :class:`UserError` line."""
-    sys.stderr.write('downloading CIFAR-100 into %s ...\n' % data_dir)
+def download(data_dir, dataset='cifar100'):
+    """Fetch the data set into ``data_dir``; a failed download is one :class:`UserError` line."""
+    _, fetch, title = DATASETS[dataset]
+    sys.stderr.write('downloading %s into %s ...\n' % (title, data_dir))
     chatter = io.StringIO()  # gluon's downloader prints every retry with its exception
     try:
         with contextlib.redirect_stdout(chatter):
-            download_cifar100(data_dir)
+            fetch(data_dir)
     except (OSError, RuntimeError, UserWarning) as err:
-        raise UserError('cannot download CIFAR-100 into %s (%s): check the network, or copy '
-                        'cifar-100-python.tar.gz there by hand and leave out --download'
-                        % (data_dir, type(err).__name__)) from err
+        archive = dataset.replace('cifar', 'cifar-') + '-python.tar.gz'
+        raise UserError('cannot download %s into %s (%s): check the network, or copy %s there '
+                        'by hand and leave out --download'
+                        % (title, data_dir, type(err).__name__, archive)) from err
+
+
+def resolve(args, saved=None, given=None):
+    """``(recipe, preset, zoo name, kwargs, labels)`` of the parsed flags (checked). A resumed
+    run passes its checkpoint's recipe (``saved``) and the flags given now (``given``): its own
+    values win over the preset's, the flags given now over both."""
+    preset, stage = find_preset(args.recipe, 'cifar')
+    recipe = recipe_from_args(given or args, 'cifar', saved)
+    require_warm_start(preset, stage, recipe, args.resume)
+    cifar10 = args.dataset == 'cifar10'
+    if cifar10 and args.labels:
+        raise UserError('--labels is for CIFAR-100; CIFAR-10 has one label set (10 classes)')
+    labels = None if cifar10 else args.labels or preset.labels or 'coarse'
+    classes = args.classes or (10 if cifar10 else 100)
+    if not cifar10 and classes < num_label_classes(labels):
+        raise UserError('--classes %d is smaller than the %d %s labels'
+                        % (classes, num_label_classes(labels), labels))
+    if cifar10 and classes < 10:
+        raise UserError('--classes %d is smaller than the 10 CIFAR-10 classes' % classes)
+    model = args.model or (preset.model if args.host is None else None)
+    name, kwargs = cifar_model_spec(model, args.host, args.fusion, args.blocks, args.version,
+                                    classes)
+    kwargs.update(host_kwargs(args))
+    return recipe, preset, name, kwargs, labels
 
 
 def main(argv=None):
     cli = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(cli)
-    save_dir, resume, overwrite = run_flags(
-        args, os.path.join('runs', '%s-%s-%s' % (_run_name(args), args.labels, args.recipe)))
+    default_dir = os.path.join('runs', '%s-%s-%s' % (
+        args.model or _run_name(args), args.labels or args.dataset,
+        args.recipe.replace(':', '-stage')))
+    save_dir, resume, overwrite = run_flags(args, default_dir)
     Run.check(save_dir, resume, overwrite)
     run_argv = without_flags(cli, RUN_FOLDER_FLAGS)
-    if resume:  # the saved command line, with the flags given now winning
-        saved = read_state(os.path.join(save_dir, 'last')).get('info', {}).get('argv')
-        if saved is None:
+    saved_recipe = given = None
+    if resume:  # the saved command line and recipe, with the flags given now winning
+        info = read_state(os.path.join(save_dir, 'last')).get('info', {})
+        if info.get('argv') is None:
             raise UserError('%s/last.json holds no command line (info.argv): it was not written '
                             'by train-cifar' % save_dir)
-        run_argv = without_flags(saved, RUN_FOLDER_FLAGS)
+        run_argv = without_flags(info['argv'], RUN_FOLDER_FLAGS)
+        saved_recipe, given = info.get('recipe'), args
         args = parse_args(run_argv + cli)
     ctx = devices(args)
     with user_input():
-        if args.classes < num_label_classes(args.labels):
-            raise UserError('--classes %d is smaller than the %d %s labels'
-                            % (args.classes, num_label_classes(args.labels), args.labels))
-        recipe = get_recipe(args.recipe, **{k: getattr(args, k) for k in RECIPE_FLAGS})
-        total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
-        name, kwargs = cifar_model_spec(args.model, args.host, args.fusion, args.blocks,
-                                        args.version, args.classes)
+        recipe, preset, name, kwargs, labels = resolve(args, saved_recipe, given)
+        recipe.total_batch(len(ctx))
     card = model_card(name)
     if card['dataset'] != 'cifar100':
         raise UserError('%s is a %s model for %s (%dx%d input); train-cifar trains the 32x32 '
-                        'CIFAR-100 networks (cifar_* names of gluon_aff.get_model_list()): use %s'
+                        'CIFAR networks (cifar_* names of gluon_aff.get_model_list()): use %s'
                         % (name, card['task'], card['dataset'], card['input_size'][0],
                            card['input_size'][1], 'train-segmentation' if
                            card['task'] == 'segmentation' else 'train-imagenet'))
+    if preset.model and name != preset.model:
+        import warnings
+        from ..errors import UserNotice
+        warnings.warn('recipe %s was logged for %s; training %s with it'
+                      % (args.recipe, preset.model, name), UserNotice)
     with user_input():
-        net = get_model(name, **kwargs)
+        try:
+            net = get_model(name, **kwargs)
+        except TypeError as err:
+            raise UserError('%s cannot be built with %s: %s' % (name, kwargs, err)) from None
+    data_cls, _, title = DATASETS[args.dataset]
+    data_dir = args.data_dir or os.path.join('~', '.mxnet', 'datasets', args.dataset)
     if args.download:
-        download(os.path.expanduser(args.data_dir))
+        download(os.path.expanduser(data_dir), args.dataset)
     with user_input():
-        train_set = CIFAR100(args.data_dir, train=True, labels=args.labels)
-        val_set = CIFAR100(args.data_dir, train=False, labels=args.labels)
-    info = {'argv': run_argv, 'name': _run_name(args), 'labels': args.labels,
-            'data_dir': args.data_dir}
+        extra = {} if labels is None else {'labels': labels}
+        train_set = data_cls(data_dir, train=True, **extra)
+        val_set = data_cls(data_dir, train=False, **extra)
+    info = {'argv': run_argv, 'name': _run_name(args), 'labels': labels or 'class',
+            'dataset': args.dataset, 'data_dir': data_dir}
     with Run(save_dir, resume=resume, overwrite=overwrite) as run:
         kind, where = train_set.source
-        run.logger.info('data: CIFAR-100, %s format, read from %s: %d training / %d test '
-                        'images', kind, where, len(train_set), len(val_set))
-        run.logger.info('labels: %s (%d classes)', args.labels, train_set.classes)
+        run.logger.info('data: %s, %s format, read from %s: %d training / %d test images',
+                        title, kind, where, len(train_set), len(val_set))
+        run.logger.info('labels: %s (%d classes)', labels or 'class', train_set.classes)
         run.logger.info('model: %s %s', name, kwargs)
         with user_input(except_in=(fit,)):  # the set-up checks sizes; fit's errors are ours
             result = train_classifier(
-                net, train_set, val_set, recipe, run, ctx=ctx, classes=args.classes,
+                net, train_set, val_set, recipe, run, ctx=ctx, classes=kwargs.get('classes', 100),
                 seed=args.seed, resume=resume, num_workers=args.num_workers,
                 checkpoint_info=info, hybridize=not args.no_hybridize, logger=run.logger,
                 progress=not args.no_progress, model=model_record(name, kwargs))

@@ -6,8 +6,9 @@ Examples::
         --gpus 0 --save-dir runs/fpn_aff_b1
     gluon-aff train-segmentation --resume runs/fpn_aff_b1   # continue (same flags as before)
 
-Defaults: AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy; metrics pixel accuracy and
-mIoU (the paper's metric). Writes train.log, metrics.jsonl, last/best checkpoints, curves.png.
+Defaults (--recipe paper): AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy; metrics
+pixel accuracy and mIoU (the paper's metric); every recipe value is a flag. Writes train.log,
+metrics.jsonl, last/best checkpoints, curves.png.
 """
 import json
 import os
@@ -18,27 +19,18 @@ from ..data.stopsign import StopSignSegmentation
 from ..model_zoo import get_model
 from ..training.engine import fit
 from ..training.run import Run, model_card, model_record
-from ..training.segmentation import (INITIALIZERS, SegmentationRecipe, plot_curves,
-                                     train_segmentation)
+from ..training.recipe import add_recipe_flags, recipe_from_args
+from ..training.segmentation import plot_curves, train_segmentation
 
 
 def parse_args(argv=None):
-    d = SegmentationRecipe()
     p = make_parser(__doc__)
     p.add_argument('--data-dir', default=os.path.join('~', '.mxnet', 'datasets', 'stopsign'),
                    help='folder written by make-stopsign')
     p.add_argument('--model', default='fpn_aff_resnet_b1', help='an fpn_<tag>_resnet_b<b> name')
     p.add_argument('--form', choices=['original', 'paper'], default='original')
     p.add_argument('--upsample', choices=['nearest', 'bilinear'], default='nearest')
-    p.add_argument('--epochs', type=int, default=d.epochs)
-    p.add_argument('--batch-size', type=int, default=d.batch_size, help='total over devices')
-    p.add_argument('--lr', type=float, default=d.lr)
-    p.add_argument('--optimizer', default=d.optimizer)
-    p.add_argument('--lr-mode', default=d.lr_mode, choices=['poly', 'constant', 'cosine'])
-    p.add_argument('--wd', type=float, default=d.wd)
-    p.add_argument('--init', default=d.init, choices=sorted(INITIALIZERS))
-    p.add_argument('--base-size', type=int, default=d.base_size)
-    p.add_argument('--crop-size', type=int, default=d.crop_size)
+    add_recipe_flags(p, 'segmentation')
     add_device_flags(p)
     p.add_argument('-j', '--num-workers', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -59,10 +51,7 @@ def main(argv=None):
                         '(fpn_* names of gluon_aff.get_model_list())'
                         % (args.model, card['task'], card['dataset']))
     with user_input():
-        recipe = SegmentationRecipe(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            optimizer=args.optimizer, lr_mode=args.lr_mode, wd=args.wd, init=args.init,
-            base_size=args.base_size, crop_size=args.crop_size).validate()
+        recipe = recipe_from_args(args, 'segmentation')
         sizes = dict(base_size=recipe.base_size, crop_size=recipe.crop_size)
         train_set = StopSignSegmentation(args.data_dir, 'train', **sizes)
         val_set = StopSignSegmentation(args.data_dir, 'val', **sizes)

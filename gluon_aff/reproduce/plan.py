@@ -1,7 +1,8 @@
 """Run plans: the exact training command of every cell of the paper's tables.
 
-One command per distinct run (model, recipe, labels, seed); cells sharing a run are listed together.
-Three output formats:
+One command per distinct run (model, recipe preset, labels, seed); cells sharing a run are listed
+together. A chain (a released model trained in warm-started stages) is one command per stage,
+in order, each stage's ``--init-from`` the previous stage's run folder. Three output formats:
 
 * ``text``: commands grouped by table, each preceded by comments naming the cells it fills;
 * ``sh``: a bash script (``set -euo pipefail``), one command per line, runs already done skipped
@@ -10,23 +11,21 @@ Three output formats:
   cluster scheduler (Slurm array, GNU parallel, ...).
 
 ``shard=(k, n)`` keeps every n-th run starting at the k-th (1-based), so n machines can split one
-plan without coordination.
+plan without coordination (a chain's stages stay together, in order).
 """
+import collections
 import json
 import os
 import shlex
 
 from .tables import runs_of, training_cells
 
-__all__ = ['TRAIN_SCRIPTS', 'DEFAULT_GPUS', 'PlanEntry', 'training_command', 'make_plan',
+__all__ = ['TRAIN_SCRIPTS', 'PlanEntry', 'training_command', 'chain_commands', 'make_plan',
            'format_plan', 'parse_shard']
 
 #: training script of each task, relative to the repository root
 TRAIN_SCRIPTS = {'cifar': 'scripts/train_cifar.py', 'imagenet': 'scripts/train_imagenet.py',
                  'segmentation': 'scripts/train_segmentation.py'}
-
-#: devices of each task as the original code ran it (ImageNet: 4 GPUs x 128 images each)
-DEFAULT_GPUS = {'cifar': '0', 'imagenet': '0,1,2,3', 'segmentation': '0'}
 
 
 class PlanEntry(object):
@@ -45,18 +44,24 @@ class PlanEntry(object):
     def command(self):
         return ' '.join(shlex.quote(a) for a in self.argv)
 
+    @property
+    def after(self):
+        """Name of the run this one warm-starts from (its chain's previous stage), or None."""
+        previous = self.run.previous
+        return previous.run_name(self.seed) if previous else None
+
     def as_dict(self):
         gpus = self.argv[self.argv.index('--gpus') + 1] if '--gpus' in self.argv else ''
         return {'name': self.name, 'task': self.run.task, 'model': self.run.model,
                 'recipe': self.run.recipe, 'labels': self.run.labels, 'seed': self.seed,
                 'epochs': self.epochs, 'gpus': len([g for g in gpus.split(',') if g]),
-                'save_dir': self.save_dir, 'command': self.command,
+                'save_dir': self.save_dir, 'command': self.command, 'after': self.after,
                 'cells': [c.cell_id for c in self.cells]}
 
 
 def training_command(run, seed, save_dir, data_dir=None, gpus=None, python='python',
-                     epochs=None):
-    """``argv`` (list of str) of this project's training script for ``run`` with ``seed``.
+                     epochs=None, runs_dir='runs', program=None):
+    """``argv`` (list of str) of this project's training command for ``run`` with ``seed``.
 
     Parameters
     ----------
@@ -67,33 +72,52 @@ def training_command(run, seed, save_dir, data_dir=None, gpus=None, python='pyth
     save_dir : str
         ``--save-dir`` (``metrics.jsonl`` and checkpoints go there).
     data_dir : str, optional
-        ``--data-dir`` (``--rec-dir`` for ImageNet); omitted when ``None`` (the script's
+        ``--data-dir`` (``--rec-dir`` for ImageNet); omitted when ``None`` (the command's
         default location).
     gpus : str, optional
-        ``--gpus`` (e.g. ``'0,1,2,3'``); ``''``: the CPU (no ``--gpus``); default (``None``)
-        :data:`DEFAULT_GPUS` of the task.
+        ``--gpus`` (e.g. ``'0,1,2,3'``); ``''``: the CPU (no ``--gpus``); default (``None``) as
+        many GPUs as the original run used (the recipe's ``devices``).
     python : str, default 'python'
-        Interpreter.
+        Interpreter (with ``scripts/train_<task>.py``).
     epochs : int, optional
         ``--epochs`` override; omitted when ``None`` (the recipe's epochs).
+    runs_dir : str, default 'runs'
+        Where the previous stage of a chain saves (its folder is ``--init-from``).
+    program : list of str, optional
+        The command instead of ``python scripts/train_<task>.py`` (e.g. ``['gluon-aff',
+        'train-cifar']``).
     """
     if run.task not in TRAIN_SCRIPTS:
         raise ValueError('unknown task %r (expected %s)' % (run.task, ', '.join(TRAIN_SCRIPTS)))
-    argv = [python, TRAIN_SCRIPTS[run.task], '--model', run.model]
+    argv = list(program or [python, TRAIN_SCRIPTS[run.task]]) + ['--model', run.model]
     if run.task == 'cifar':
         argv += ['--labels', run.labels or 'coarse']
-    if run.task in ('cifar', 'imagenet'):
-        argv += ['--recipe', run.recipe]
-    if run.mixup:
-        argv += ['--mixup']
+    argv += ['--recipe', run.recipe]
     if epochs is not None:
         argv += ['--epochs', str(int(epochs))]
-    gpus = DEFAULT_GPUS[run.task] if gpus is None else gpus
-    argv += ['--seed', str(int(seed))] + (['--gpus', gpus] if gpus else []) + \
-        ['--save-dir', save_dir]
+    gpus = ','.join(str(i) for i in range(run.devices)) if gpus is None else gpus
+    argv += ['--seed', str(int(seed))] + (['--gpus', gpus] if gpus else [])
+    if run.previous is not None:
+        argv += ['--init-from', os.path.join(runs_dir, run.previous.run_name(seed))]
+    argv += ['--save-dir', save_dir]
     if data_dir:  # ImageNet: the RecordIO folder (train.rec/.idx, val.rec/.idx)
         argv += ['--rec-dir' if run.task == 'imagenet' else '--data-dir', data_dir]
     return argv
+
+
+def chain_commands(preset, stages=None, runs_dir='runs', seed=0, **kwargs):
+    """The ``gluon-aff train-<task>`` commands of stages ``1 .. stages`` of a model preset (all
+    by default), each saving to ``runs_dir/<preset>[-stageK]-s<seed>`` and warm-starting from
+    the previous one's folder (:func:`training_command` ``kwargs``)."""
+    from .tables import RunSpec
+    stages = len(preset.stages) if stages is None else stages
+    commands = []
+    for k in range(1, stages + 1):
+        run = RunSpec(preset.task, preset.model, preset.stage_name(k), preset.labels)
+        commands.append(training_command(
+            run, seed, os.path.join(runs_dir, run.run_name(seed)), runs_dir=runs_dir,
+            program=['gluon-aff', 'train-' + preset.task], **kwargs))
+    return commands
 
 
 def parse_shard(text):
@@ -124,7 +148,7 @@ def make_plan(tables=None, tasks=None, seeds=(0,), runs_dir='runs', data_dirs=No
     data_dirs : dict, optional
         ``{task: data dir}`` passed as ``--data-dir``.
     gpus : dict, optional
-        ``{task: '0,1'}`` overriding :data:`DEFAULT_GPUS` (``''``: that task on the CPU).
+        ``{task: '0,1'}`` overriding the original runs' devices (``''``: that task on the CPU).
     shard : (int, int), optional
         ``(k, n)``: keep runs ``k-1, k-1+n, ...`` of the full list.
     epochs : int, optional
@@ -141,11 +165,16 @@ def make_plan(tables=None, tasks=None, seeds=(0,), runs_dir='runs', data_dirs=No
         for seed in seeds:
             save_dir = os.path.join(runs_dir, run.run_name(seed))
             argv = training_command(run, seed, save_dir, data_dirs.get(run.task),
-                                    gpus.get(run.task), python, epochs)
+                                    gpus.get(run.task), python, epochs, runs_dir)
             entries.append(PlanEntry(run, seed, save_dir, argv, run_cells, epochs))
     if shard is not None:
         k, n = shard
-        entries = entries[k - 1::n]
+        groups = collections.OrderedDict()   # a chain's stages in one group, in order
+        for entry in entries:
+            preset, _ = entry.run.preset
+            key = (preset.name, entry.seed) if preset.is_chain else entry.name
+            groups.setdefault(key, []).append(entry)
+        entries = [e for group in list(groups.values())[k - 1::n] for e in group]
     return entries
 
 

@@ -13,8 +13,8 @@ read with :func:`gluon_aff.training.read_metrics`). A run's status:
   ``--resume``).
 
 "Ours" is the best validation value over the epochs of a run (``max val_acc`` /
-``max val_miou``; the original code also logs and names its checkpoints by the best test
-accuracy), averaged over the seeds that are done. A cell whose runs are not done shows its status
+``max val_miou`` / ``min val_top1_err``; the original code also logs and names its checkpoints by
+the best test value), averaged over the seeds that are done. A cell whose runs are not done shows its status
 and, for running or stopped runs, the best value so far marked *partial*; differences are only
 computed for done cells. Never a number that was not measured.
 """
@@ -24,7 +24,7 @@ import os
 
 from ..training import read_metrics
 from ..training.run import RUNNING, STOPPED, run_status
-from .tables import (TRAINING_TABLES, load_openaff_logs, load_paper_tables, table_title,
+from .tables import (METRICS, TABLE5_PRESETS, TRAINING_TABLES, load_paper_tables, table_title,
                      training_cells)
 
 __all__ = ['NOT_RUN', 'RUNNING', 'STOPPED', 'DONE', 'RunResult', 'run_result', 'cell_value',
@@ -32,8 +32,9 @@ __all__ = ['NOT_RUN', 'RUNNING', 'STOPPED', 'DONE', 'RunResult', 'run_result', '
 
 NOT_RUN, DONE = 'not run', 'done'
 
-#: metrics.jsonl key each cell metric is read from
-_SOURCE_KEY = {'val_acc': 'val_acc', 'val_miou': 'val_miou', 'top1_err': 'val_acc'}
+#: metrics.jsonl key (and best: max or min) each task's runs are read from
+_SOURCE_KEY = {'cifar': ('val_acc', max), 'segmentation': ('val_miou', max),
+               'imagenet': ('val_top1_err', min)}
 
 
 class RunResult(object):
@@ -46,11 +47,11 @@ class RunResult(object):
     def epochs_done(self):
         return len({r['epoch'] for r in self.rows if 'epoch' in r})
 
-    def best(self, key):
-        """Best (max) finite ``key`` over the rows, or ``None``."""
+    def best(self, key, pick=max):
+        """Best (``pick``: max or min) finite ``key`` over the rows, or ``None``."""
         values = [r[key] for r in self.rows
                   if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-        return max(values) if values else None
+        return pick(values) if values else None
 
 
 def run_result(save_dir, epochs):
@@ -74,26 +75,30 @@ def run_result(save_dir, epochs):
 def cell_value(cell, results):
     """``(value, status, note)`` of ``cell`` from its seeds' :class:`RunResult` list.
 
-    ``value`` is in the cell's units (Table 5: top-1 error in %, released ImageNet logs: top-1
-    error as a fraction) or ``None``; ``note`` says how many seeds / epochs it rests on.
+    ``value`` is in the cell's units (:data:`~gluon_aff.reproduce.tables.METRICS`: Table 5 top-1
+    error in %, released ImageNet top-1 error as a fraction, Table 3's ImageNet column top-1
+    accuracy) or ``None``; ``note`` says how many seeds / epochs it rests on.
     """
-    key = _SOURCE_KEY[cell.metric]
+    key, pick = _SOURCE_KEY[cell.run.task]
 
     def convert(best):
-        if best is None or cell.metric != 'top1_err':
+        if best is None or key != 'val_top1_err':
             return best
-        return 100.0 * (1.0 - best) if cell.table == 'table5' else 1.0 - best
+        return {'val_acc': 1.0 - best, 'top1_err_pct': 100.0 * best}.get(cell.metric, best)
 
-    done = [r for r in results if r.status == DONE and r.best(key) is not None]
+    def best_of(result):
+        return result.best(key, pick)
+
+    done = [r for r in results if r.status == DONE and best_of(r) is not None]
     started = [r for r in results if r.status != NOT_RUN]
     if not started:
         return None, NOT_RUN, ''
     if len(done) == len(results):
-        values = [convert(r.best(key)) for r in done]
+        values = [convert(best_of(r)) for r in done]
         note = 'mean of %d seeds' % len(values) if len(values) > 1 else ''
         return sum(values) / len(values), DONE, note
     furthest = max(started, key=lambda r: r.epochs_done)
-    best = convert(furthest.best(key))
+    best = convert(best_of(furthest))
     note = 'partial: %d/%d epochs' % (furthest.epochs_done, furthest.planned)
     if len(results) > 1:
         note += ', %d/%d seeds done' % (len(done), len(results))
@@ -128,21 +133,23 @@ def _diff(ours, ref, digits=4):
 def build_report(runs_dir, seeds=(0,), tables=None, epochs=None, params=True, plots_dir=None):
     """Sections of the report as ``[(title, header, rows, notes)]`` (rows of strings).
 
-    ``params=False`` skips building the Table 5 models for their parameter counts (slow).
-    ``plots_dir``: where curve PNGs are written (``None``: no plots). ``epochs`` overrides the
-    recipes' planned epochs (for plans made with ``--epochs``).
+    Every row names its metric and where its original value comes from (code version and run,
+    or a released ``.params`` file name). ``params=False`` skips building the Table 5 models for
+    their parameter counts (slow). ``plots_dir``: where curve PNGs are written (``None``: no
+    plots). ``epochs`` overrides the recipes' planned epochs (for plans made with ``--epochs``).
     """
     tables = list(TRAINING_TABLES + ('table7',) if tables is None else tables)
     cells = training_cells([t for t in tables if t != 'table7'])
+    paper_tables = load_paper_tables()['tables']
     sections, cache, plotted = [], {}, {}
     for table in [t for t in tables if t != 'table7']:
-        header = ['Cell', 'Paper', 'Original log', 'Ours', 'Ours - paper', 'Ours - original',
-                  'Status', 'Curves']
+        header = ['Cell', 'Metric', 'Paper', 'Original', 'Ours', 'Ours - paper',
+                  'Ours - original', 'Status', 'Original run', 'Curves']
         if table == 'table5':
-            header[1:1] = ['Params paper (M)', 'Params ours (M)']
+            header[2:2] = ['Params paper (M)', 'Params ours (M)']
         rows = []
         for cell in (c for c in cells if c.table == table):
-            digits = 2 if cell.table == 'table5' else 4
+            digits = 2 if cell.metric == 'top1_err_pct' else 4
             ours = status = note = None
             curves = ''
             if cell.run is None:
@@ -156,7 +163,7 @@ def build_report(runs_dir, seeds=(0,), tables=None, epochs=None, params=True, pl
                                                  epochs or cell.run.epochs)
                     results.append(cache[name])
                 ours, status, note = cell_value(cell, results)
-                key = _SOURCE_KEY[cell.metric]
+                key = _SOURCE_KEY[cell.run.task][0]
                 base = cell.run.run_name(seeds[0])
                 if plots_dir and status != NOT_RUN:
                     if base not in plotted:
@@ -166,24 +173,54 @@ def build_report(runs_dir, seeds=(0,), tables=None, epochs=None, params=True, pl
                     curves = plotted[base]
             shown = _fmt(ours, digits) + (' (%s)' % note if note else '')
             done = status == DONE
-            row = [cell.label, _fmt(cell.paper, digits if cell.table != 'released' else 4),
-                   _fmt(cell.original, digits if cell.table != 'released' else 4),
-                   shown if status != NOT_RUN else NOT_RUN,
+            row = [cell.label, METRICS[cell.metric], _fmt(cell.paper, digits),
+                   _fmt(cell.original, digits), shown if status != NOT_RUN else NOT_RUN,
                    _diff(ours, cell.paper, digits) if done else '',
-                   _diff(ours, cell.original, digits) if done else '', status, curves]
+                   _diff(ours, cell.original, digits) if done else '', status, cell.source,
+                   curves]
             if table == 'table5':
-                paper_params = load_paper_tables()['tables']['table5']['rows'][cell.row]
-                ours_params = ('%.2f' % (model_parameters(cell.run.model) / 1e6)
-                               if params and cell.run is not None else '-')
-                row[1:1] = ['%.1f' % paper_params['params_m'], ours_params]
+                row_data = paper_tables['table5']['rows'][cell.row]
+                final_model = row_data.get('model')
+                ours_params = ('%.2f' % (model_parameters(final_model) / 1e6)
+                               if params and final_model else '-')
+                row[2:2] = ['%.1f' % row_data['params_m'], ours_params]
             rows.append(row)
-        notes = list(load_paper_tables()['tables'].get(table, {}).get('notes', []))
-        if table == 'released':
-            notes.append(load_openaff_logs()['source'])
+        notes = list(paper_tables.get(table, {}).get('notes', []))
+        notes += _TABLE_NOTES.get(table, [])
         sections.append((table_title(table), header, rows, notes))
     if 'table7' in tables:
         sections.append(_table7_section())
     return sections
+
+
+#: what each table's "Original" column holds
+_TABLE_NOTES = {
+    'table3': ['Original: the ImageNet column\'s paper-version runs (their logs ship with '
+               'open-aff: G+G, L+L and, inferred, AFF; no mixup, 2 GPUs x 128); no log of the '
+               'CIFAR and StopSign ablations ships.',
+               'The CIFAR runs use the paper-version recipe (preset paper: mixup always on, '
+               'lam = 1 for the last 20 epochs, as that code did); the supplement says the '
+               'ablations had no mixup.'],
+    'table4': ['No log of the paper-version ablations ships; runs shared with Tables 3 and 6.'],
+    'table5': ['Original: the paper-version runs that gave the paper\'s errors (their logs '
+               'ship with open-aff; the ResNet-50 runs on 2 GPUs, iAFF-ResNet-50 180 epochs); '
+               'the released final models\' errors are in the Original run column and the '
+               'released table.',
+               'Params: trainable parameters of the final models, the counts the paper printed '
+               '(the paper-version models trained here differ slightly: %s).'
+               % ', '.join(sorted(TABLE5_PRESETS.values()))],
+    'table6': ['The caption names no host: ResNet-20-b on CIFAR-100 is inferred (its AFF row is '
+               'within 0.005 of Tables 3 and 4\'s ResNet-20-b AFF). Same runs as Tables 3 and 4 '
+               '(the paper-version code mixed up in every run).'],
+    'released': ['Each released checkpoint is the best of a chain of runs: a later stage loads '
+                 'the previous stage\'s best parameters only (fresh optimizer and schedule, '
+                 'the original\'s --resume-from; gluon-aff --init-from). A stage row compares '
+                 'with that stage\'s logged best, the last one with the released figure.',
+                 'The 4-decimal released figures are the numbers in the released .params file '
+                 'names (e.g. 0.9078-cifar100-ASKCFuse-resnet-32-c-4-s-1-best.params), not in '
+                 'the logs\' names; the logs print 6 decimals.',
+                 'Fine-label runs: 2 GPUs x 128 = 256 per update; the others 4 x 128 = 512.'],
+}
 
 
 def _table7_section(channels=64, size=8):
@@ -218,8 +255,9 @@ def _table7_section(channels=64, size=8):
 def _markdown(sections, runs_dir, out_dir):
     lines = ['# Reproduction report', '',
              'Runs read from `%s`. Paper values: `gluon_aff/reproduce/data/paper_tables.json`; '
-             'original-log values: `gluon_aff/reproduce/data/openaff_logs.json`. Status rules and '
-             'the meaning of "ours": `docs/reproducing.md`.' % runs_dir, '']
+             'original values: the recipe presets (`gluon_aff/training/recipe.py`), each naming '
+             'its log and run (column "Original run"). Status rules and the meaning of "ours": '
+             '`docs/reproducing.md`.' % runs_dir, '']
     for title, header, rows, notes in sections:
         lines += ['## ' + title, '', '| ' + ' | '.join(header) + ' |',
                   '|' + '---|' * len(header)]

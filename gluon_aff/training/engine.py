@@ -9,7 +9,8 @@ API
 :func:`fit` ``(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
 batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True, resume=False,
 seed=None, rank=0, best_key='val_acc', best_mode='max', checkpoint_info=None, callbacks=(),
-logger=None, progress=True, loss_scaler=None, model=None)`` runs epochs ``[start, epochs)`` and
+logger=None, progress=True, loss_scaler=None, model=None, batch_callbacks=())`` runs epochs
+``[start, epochs)`` and
 returns a dict
 ``{'best': value, 'best_epoch': int, 'last': last metrics row, 'save_dir': path}``.
 
@@ -43,6 +44,10 @@ returns a dict
   improved, ``save_dir/best``. ``callbacks`` are called as ``cb(epoch, row)`` afterwards on every
   rank. The folder itself (refusing to overwrite a run, the lock, the log) is the caller's
   :class:`~gluon_aff.training.Run`.
+* ``batch_callbacks`` are called after every update as ``cb(epoch, batch, batch_size, trainer,
+  train_metric)`` (0-based ``batch``; ``trainer.learning_rate`` is the lr of that update), on
+  every rank; they only read, so the arithmetic is the same with or without them (e.g.
+  :class:`~gluon_aff.training.recipe.BatchLogger`, the original's ``--log-interval`` line).
 * ``resume=True`` finishes an interrupted checkpoint write, loads ``save_dir/last``
   (``FileNotFoundError`` if none) and continues with the next epoch, the same best value and a
   ``metrics.jsonl`` trimmed to the finished epochs.
@@ -172,7 +177,7 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
         batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True,
         resume=False, seed=None, rank=0, best_key='val_acc', best_mode='max',
         checkpoint_info=None, callbacks=(), logger=None, progress=True, loss_scaler=None,
-        model=None):
+        model=None, batch_callbacks=()):
     """Train ``net`` for epochs ``[start, epochs)``; see the module docstring for every argument.
 
     Returns ``{'best': best value or None, 'best_epoch': int or None, 'last': last row or None,
@@ -240,6 +245,8 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
                                for k, v in _metric_items(train_metric))
                 postfix['img/s'] = '%.0f' % (num_samples / max(time.time() - tic, 1e-9))
                 bar.set_postfix(postfix, refresh=False)
+            for callback in batch_callbacks:
+                callback(epoch, i, batch_size, trainer, train_metric)
         bar.close()
         if num_samples == 0:
             raise ValueError('the training data produced no batch in epoch %d (data set smaller '

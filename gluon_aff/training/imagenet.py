@@ -1,30 +1,19 @@
-"""ImageNet training recipes of open-aff, float16 / AMP, kvstore (multi-GPU, distributed) setup.
+"""ImageNet training parts of open-aff: float16 / AMP, kvstore (multi-GPU, distributed) set-up,
+knowledge distillation, RecordIO epochs, top-k errors.
 
-The two recipes reproduce the two versions of open-aff's ``train_imagenet.py`` as they were run
-(the ``Namespace(...)`` headers of the released training logs):
-
-=================  =====================================  =====================================
-                   ``final`` (released models, 0bcfd8a)   ``paper`` (Table 5, 806562e)
-=================  =====================================  =====================================
-optimizer          NAG, momentum 0.9, wd 1e-4, no wd on   same
-                   BN gamma/beta and biases (``--no-wd``)
-lr                 0.075 for a total batch of 512         same
-                   (128 per GPU x 4 GPUs, not rescaled)
-schedule           5 epochs linear warm-up from 0, then   same
-                   cosine to 0 (gluoncv ``LRSequential``)
-epochs             240                                    160
-mixup              alpha 0.2, off for the last 5 epochs   alpha 0.2, never switched off
-label smoothing    0.1 (also inside the mixup targets)    same
-precision          float16 weights, ``multi_precision``   same
-init               ``MSRAPrelu``                          same
-=================  =====================================  =====================================
+The recipes are the recipe layer's (:mod:`gluon_aff.training.recipe`): ``final`` (the released
+models' runs: 240 epochs, NAG lr 0.075 for 4 GPUs x 128, 5 warm-up epochs then cosine, mixup 0.2
+off for the last 5 epochs, label smoothing 0.1, no wd on BN/bias, float16, MSRAPrelu), ``paper``
+(the paper-version runs: 160 epochs, mixup never switched off) and one per logged run
+(``openaff-iaff-resnext50``, ``paper-gg-resnet50``...), each as its log's ``Namespace`` says.
 
 Learning-rate scaling rule (ours): ``--batch-size`` is the *total* batch over every device and
-worker, and the recipe's lr is scaled linearly, ``lr = recipe_lr * total_batch / 512``. With the
-default total batch 512 this is exactly the original. The original's semantics (``--batch-size``
-per device, lr used as given whatever the number of devices) are kept by ``per_device=True``
-(``--per-device-batch`` in ``scripts/train_imagenet.py``). Iterations per epoch are
-``1281167 // total_batch`` as in the original (2502 for 512).
+worker, and the lr is scaled linearly, ``lr * total_batch / lr_ref_batch``, where
+``lr_ref_batch`` is the total batch the logged run used (512 for 4 GPUs x 128). With the preset's
+batch this is exactly the original. The original's semantics (``--batch-size`` per device, lr
+used as given whatever the number of devices) are kept by ``per_device_batch``
+(``--per-device-batch``). Iterations per epoch are ``1281167 // total_batch`` as in the original
+(2502 for 512).
 
 Distributed training uses MXNet's parameter server (``--kvstore dist_sync`` /
 ``dist_device_sync``); see ``docs/imagenet.md`` for the launch. The lr scheduler object lives in
@@ -39,155 +28,11 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .schedule import build_lr_schedule, iters_per_epoch
+from .schedule import iters_per_epoch
 
-__all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
-           'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer',
-           'make_trainer', 'EpochIterator', 'prepare_net', 'topk_errors']
-
-#: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
-REFERENCE_BATCH = 512
-
-_COMMON = dict(lr=0.075, ref_batch=REFERENCE_BATCH, optimizer='nag', momentum=0.9, wd=1e-4,
-               no_wd=True, lr_mode='cosine', warmup_epochs=5, warmup_lr=0.0, mixup=True,
-               mixup_alpha=0.2, label_smoothing=0.1, dtype='float16', init='MSRAPrelu',
-               input_size=224, crop_ratio=0.875)
-
-#: the two ImageNet recipes (see the module docstring); ``mixup_off_epochs``: the last epochs
-#: trained without mixup
-RECIPES = {
-    'final': dict(_COMMON, epochs=240, mixup_off_epochs=5),
-    'paper': dict(_COMMON, epochs=160, mixup_off_epochs=0),
-}
-
-
-def get_recipe(name, **overrides):
-    """A copy of ``RECIPES[name]`` with ``overrides`` (``None`` values are ignored)."""
-    if name not in RECIPES:
-        raise ValueError('unknown recipe %r; choose one of %s' % (name, sorted(RECIPES)))
-    recipe = copy.deepcopy(RECIPES[name])
-    unknown = set(overrides) - set(recipe)
-    if unknown:
-        raise ValueError('unknown recipe keys %s; known: %s' % (sorted(unknown), sorted(recipe)))
-    recipe.update((k, v) for k, v in overrides.items() if v is not None)
-    return recipe
-
-
-def resolve_batch(batch_size, num_devices, num_workers=1, per_device=False):
-    """``(total_batch, worker_batch, device_batch)`` from the command-line batch size.
-
-    ``per_device=False`` (ours): ``batch_size`` is the total over all workers and devices.
-    ``per_device=True`` (original): ``batch_size`` is per device; the total is
-    ``batch_size * num_devices * num_workers``.
-    """
-    if batch_size <= 0 or num_devices <= 0 or num_workers <= 0:
-        raise ValueError('batch size, devices and workers must be positive, got %r, %r, %r'
-                         % (batch_size, num_devices, num_workers))
-    if per_device:
-        device_batch = batch_size
-        total = batch_size * num_devices * num_workers
-    else:
-        if batch_size % (num_devices * num_workers):
-            raise ValueError('total batch size %d is not divisible by %d devices x %d workers'
-                             % (batch_size, num_devices, num_workers))
-        total = batch_size
-        device_batch = batch_size // (num_devices * num_workers)
-    return total, device_batch * num_devices, device_batch
-
-
-def scaled_lr(lr, total_batch, ref_batch=REFERENCE_BATCH, per_device=False):
-    """The lr actually used: ``lr * total_batch / ref_batch``, or ``lr`` itself with the
-    original per-device semantics (``per_device=True``)."""
-    if per_device:
-        return float(lr)
-    return float(lr) * total_batch / float(ref_batch)
-
-
-def build_lr_scheduler(lr, epochs, warmup_epochs, iters, mode='cosine', warmup_lr=0.0,
-                       step_epochs=(40, 60), step_factor=0.1):
-    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction,
-    :func:`gluon_aff.training.schedule.build_lr_schedule`).
-
-    Linear warm-up from ``warmup_lr`` to ``lr`` over ``warmup_epochs``, then ``mode``
-    (``'cosine'``, ``'step'``, ``'poly'``, power 2) from ``lr`` to 0 for the remaining epochs.
-    The schedule is driven by the optimizer's update counter.
-    """
-    return build_lr_schedule(lr, epochs, iters, mode, warmup_epochs, warmup_lr, step_epochs,
-                             step_factor)
-
-
-def disable_bias_bn_wd(net):
-    """``wd_mult = 0`` for BN gamma/beta and every bias (the original's ``--no-wd``); returns the
-    names changed."""
-    params = net.collect_params('.*beta|.*gamma|.*bias')
-    for param in params.values():
-        param.wd_mult = 0.0
-    return sorted(params.keys())
-
-
-class ImageNetTargets(object):
-    """Batch transform of the original: mixup and/or label smoothing, then the cast to ``dtype``.
-
-    A ``batch_transform(data_list, label_list, epoch)`` hook for :func:`gluon_aff.training.fit`.
-    With mixup, one ``lam ~ Beta(alpha, alpha)`` (NumPy RNG) is drawn per batch and every device
-    slice ``X`` becomes ``lam * X + (1 - lam) * X[::-1]``; targets are
-    ``lam * onehot_eta(y) + (1 - lam) * onehot_eta(y[::-1])`` with ``onehot_eta`` the smoothed
-    one-hot (``1 - eta + eta / classes`` on the label, ``eta / classes`` elsewhere). In the last
-    ``mixup_off_epochs`` epochs ``lam = 1`` (a Beta draw still happens, as in the original).
-    Without mixup and without smoothing the hard labels are returned (sparse loss).
-
-    Parameters
-    ----------
-    classes : int
-    epochs : int
-        Total epochs of the run (for the mixup switch-off).
-    mixup : bool
-    mixup_alpha : float
-    mixup_off_epochs : int
-    label_smoothing : float
-        ``eta``; 0 disables it.
-    dtype : str
-        Data and targets are cast to it (the original computes the loss in this dtype).
-    """
-
-    def __init__(self, classes, epochs, mixup=True, mixup_alpha=0.2, mixup_off_epochs=0,
-                 label_smoothing=0.1, dtype='float32'):
-        if classes < 2:
-            raise ValueError('classes must be >= 2, got %r' % (classes,))
-        if mixup and mixup_alpha <= 0:
-            raise ValueError('mixup_alpha must be positive, got %r' % (mixup_alpha,))
-        if not 0 <= label_smoothing < 1:
-            raise ValueError('label_smoothing must be in [0, 1), got %r' % (label_smoothing,))
-        self.classes, self.epochs = classes, epochs
-        self.mixup, self.alpha, self.off = mixup, mixup_alpha, mixup_off_epochs
-        self.eta, self.dtype = label_smoothing, dtype
-
-    @property
-    def sparse_label(self):
-        """Whether the targets are class indices (no mixup, no smoothing)."""
-        return not (self.mixup or self.eta > 0)
-
-    def _onehot(self, label):
-        eta = self.eta
-        return label.one_hot(self.classes, on_value=1 - eta + eta / self.classes,
-                             off_value=eta / self.classes)
-
-    def __call__(self, data, labels, epoch):
-        if self.mixup:
-            lam = float(np.random.beta(self.alpha, self.alpha))
-            if epoch >= self.epochs - self.off:
-                lam = 1.0
-            data = [lam * x + (1 - lam) * x[::-1] for x in data]
-            targets = [lam * self._onehot(y) + (1 - lam) * self._onehot(y[::-1])
-                       for y in labels]
-        elif self.eta > 0:
-            targets = [self._onehot(y) for y in labels]
-        else:
-            targets = labels
-        data = [x.astype(self.dtype, copy=False) for x in data]
-        targets = [y.astype(self.dtype, copy=False) for y in targets]
-        return data, targets
+__all__ = ['iters_per_epoch', 'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer',
+           'ServerSideTrainer', 'make_trainer', 'EpochIterator', 'prepare_net', 'topk_errors',
+           'load_teacher', 'DistillationTargets', 'DistillationLoss']
 
 
 def enable_amp(target_dtype='float16'):
@@ -387,29 +232,85 @@ class EpochIterator(object):
         return self.num_batches
 
 
-def prepare_net(net, ctx, dtype='float32', init='MSRAPrelu', no_wd=True, hybridize=True,
-                params=None):
-    """Cast, initialise (or load ``params``), set no-wd and hybridize as the original.
+def prepare_net(net, ctx, dtype='float32', init='msraprelu', no_wd=True, hybridize=True,
+                init_from=None, model=None):
+    """Initialise (then warm-start from ``init_from``), cast, set no-wd and hybridize as the
+    original.
 
-    ``params``: a ``.params`` file loaded instead of the init: ours, or an original open-aff
-    checkpoint in any layout :func:`gluon_aff.model_zoo.convert.load_original` reads
-    (structural or legacy prefixed keys, float16 or float32).
+    ``init_from``: weights only (:func:`gluon_aff.training.recipe.warm_start`; a gluon-aff run
+    folder or checkpoint, or an original open-aff ``.params`` in any layout, float16 included),
+    loaded in float32 before the cast; ``model`` is ``net``'s record.
     """
-    if params:
-        from ..model_zoo.convert import load_original
-        load_original(net, params, ctx=ctx)  # float32 first: legacy files need a forward pass
+    from .recipe import apply_no_wd, make_initializer, warm_start
+    initializer = make_initializer(init)
+    if init_from:
+        net.initialize(initializer, ctx=ctx)
+        warm_start(net, init_from, model, ctx)
         net.cast(dtype)
     else:
         net.cast(dtype)
-        initializer = getattr(mx.init, init, None)
-        if initializer is None:
-            raise ValueError('unknown initializer %r' % (init,))
-        net.initialize(initializer(), ctx=ctx)
+        net.initialize(initializer, ctx=ctx)
     if no_wd:
-        disable_bias_bn_wd(net)
+        apply_no_wd(net)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     return net
+
+
+def load_teacher(teacher, classes, ctx, dtype='float32', hybridize=True):
+    """The distillation teacher: a gluon-aff run folder / checkpoint
+    (:func:`~gluon_aff.training.load_run`) or a model-zoo name with its pretrained weights
+    (gluon-aff's, else gluoncv's ``get_model(name, pretrained=True)`` as the original)."""
+    from ..model_zoo import get_model_list
+    from .run import load_run
+    path = os.path.expanduser(teacher)
+    if os.path.exists(path) or os.path.exists(path + '.json'):
+        net, _ = load_run(path, ctx=ctx)
+    elif teacher in get_model_list():
+        from ..model_zoo import get_model
+        net = get_model(teacher, pretrained=True, classes=classes, ctx=ctx)
+    else:
+        from gluoncv.model_zoo import get_model as gluoncv_model
+        net = gluoncv_model(teacher, pretrained=True, classes=classes, ctx=ctx)
+    net.cast(dtype)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    return net
+
+
+class DistillationTargets(object):
+    """Knowledge distillation as the original ``train_imagenet.py``: after the mixup/smoothing
+    transform ``targets`` (a :class:`~gluon_aff.training.recipe.SoftTargets`), the teacher's
+    ``softmax(teacher(X) / temperature)`` on the (mixed) batch, computed outside autograd;
+    targets become ``(target, teacher probabilities)`` pairs for :class:`DistillationLoss`."""
+
+    def __init__(self, teacher, temperature, targets):
+        self.teacher, self.temperature, self.targets = teacher, float(temperature), targets
+
+    @property
+    def sparse_label(self):
+        return self.targets.sparse_label
+
+    def __call__(self, data, labels, epoch):
+        data, targets = self.targets(data, labels, epoch)
+        probs = [mx.nd.softmax(self.teacher(x) / self.temperature) for x in data]
+        return data, list(zip(targets, probs))
+
+
+class DistillationLoss(object):
+    """gluoncv's ``DistillationSoftmaxCrossEntropyLoss(temperature, hard_weight, sparse_label)``
+    on float32 copies of output, target and teacher probabilities, as the original:
+    ``(1 - w) * T^2 * CE(softmax(out / T), p) + w * CE(softmax(out), target)``."""
+
+    def __init__(self, temperature, hard_weight, sparse_label):
+        from gluoncv.loss import DistillationSoftmaxCrossEntropyLoss
+        self.loss = DistillationSoftmaxCrossEntropyLoss(
+            temperature=temperature, hard_weight=hard_weight, sparse_label=sparse_label)
+
+    def __call__(self, output, target):
+        label, probs = target
+        return self.loss(output.astype('float32', copy=False), label.astype('float32', copy=False),
+                         probs.astype('float32', copy=False))
 
 
 def topk_errors(net, data, ctx, dtype='float32', batch_fn=None, ks=(1, 5)):

@@ -16,10 +16,11 @@ from ..cli import parse_gpus
 from ..data import imagenet as imagenet_data
 from .checkpoint import copy_checkpoint, seed_everything
 from . import curves
-from .engine import clip_warmup, fit
-from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
-                       create_kvstore, enable_amp, finish_kvstore, get_recipe, iters_per_epoch,
-                       make_trainer, prepare_net, resolve_batch, scaled_lr, topk_errors)
+from .engine import fit
+from .imagenet import (DistillationLoss, DistillationTargets, EpochIterator, create_kvstore,
+                       enable_amp, finish_kvstore, iters_per_epoch, load_teacher, make_trainer,
+                       prepare_net, topk_errors)
+from .recipe import BatchLogger, Recipe, get_recipe
 from .run import Run, load_run, model_record
 
 __all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'plot_curves', 'build_model']
@@ -38,40 +39,27 @@ def plot_curves(save_dir, filename='curves.png'):
 
 
 def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_idx=None,
-                   rec_val=None, rec_val_idx=None, data_dir=None, gpus=None, batch_size=None,
-                   per_device_batch=False, lr=None, epochs=None, warmup_epochs=None,
-                   mixup=None, mixup_alpha=None, mixup_off_epochs=None, label_smoothing=None,
-                   dtype=None, amp=False, kvstore='device', update_on_kvstore=None,
-                   data_threads=4, input_size=None, crop_ratio=None, classes=1000,
-                   model_kwargs=None, resume=False, seed=None, save_frequency=10,
-                   progress=True, hybridize=True, validate=True, logger=None, callbacks=(),
-                   overwrite=False):
+                   rec_val=None, rec_val_idx=None, data_dir=None, gpus=None, kvstore='device',
+                   update_on_kvstore=None, data_threads=4, classes=1000, model_kwargs=None,
+                   resume=False, seed=None, save_frequency=10, progress=True, hybridize=True,
+                   validate=True, logger=None, callbacks=(), overwrite=False, **overrides):
     """Train an ImageNet model with a recipe of the original; returns :func:`fit`'s result.
 
-    Parameters (``None`` keeps the recipe's value)
+    Parameters
     ----------
     model : str
         Zoo name (``aff_resnet50``, ``iaff_resnext50_32x4d``, ``aff_resnet50_paper``...).
     save_dir : str
         Checkpoints (``last``, ``best``, ``epoch-NNNN`` every ``save_frequency`` epochs),
         ``train.log``, ``metrics.jsonl`` and ``curves.png``.
-    recipe : {'final', 'paper'}
+    recipe : str or Recipe
+        A preset name (``final``, ``paper``, ``openaff-iaff-resnext50``, ...; see
+        :mod:`gluon_aff.training.recipe`) or a :class:`~gluon_aff.training.recipe.Recipe`.
     rec_train, rec_train_idx, rec_val, rec_val_idx : str
         RecordIO input (the original's). Alternatively ``data_dir`` with ``train/`` and
         ``val/`` image folders.
     gpus : str
         ``'0,1,2,3'``; empty: CPU.
-    batch_size : int
-        Total batch over all devices and workers (default 512), or per device with
-        ``per_device_batch=True`` (the original's semantics; default 128).
-    lr : float
-        The recipe lr for a total batch of 512; scaled linearly with the total batch unless
-        ``per_device_batch`` (see :mod:`gluon_aff.training.imagenet`).
-    dtype : {'float16', 'float32'}
-        float16: ``net.cast('float16')`` + ``multi_precision`` (the original's default).
-    amp : bool
-        Use ``mxnet.contrib.amp`` (float32 weights, float16 compute, dynamic loss scaling)
-        instead of the float16 cast.
     kvstore : str
         ``device`` (single machine), ``dist_sync``, ``dist_device_sync``, ``horovod``.
     update_on_kvstore : bool or None
@@ -84,31 +72,38 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
     resume, overwrite : bool
         How rank 0 opens ``save_dir`` (a :class:`~gluon_aff.training.Run`): a run already there
         is refused unless continued (``resume``) or moved aside (``overwrite``).
+    **overrides
+        Recipe fields (``batch_size``: the total over all devices and workers, per device with
+        ``per_device_batch=True``; ``lr``, for a total batch of ``lr_ref_batch``; ``epochs``,
+        ``dtype``, ``amp``, ``init_from``, ``teacher``, ``log_interval``, ...); ``None`` keeps
+        the preset's value.
 
     Returns :func:`fit`'s dict plus ``net``, ``trainer``, ``rank`` and ``num_workers``.
     """
-    rcp = get_recipe(recipe, lr=lr, epochs=epochs, warmup_epochs=warmup_epochs, mixup=mixup,
-                     mixup_alpha=mixup_alpha, mixup_off_epochs=mixup_off_epochs,
-                     label_smoothing=label_smoothing, dtype=dtype, input_size=input_size,
-                     crop_ratio=crop_ratio)
-    rcp['warmup_epochs'] = clip_warmup(rcp['epochs'], rcp['warmup_epochs'])
-    if amp and rcp['dtype'] != 'float32':
-        rcp['dtype'] = 'float32'  # AMP keeps float32 weights and casts inside the graph
+    if isinstance(recipe, Recipe):
+        if any(v is not None for v in overrides.values()):
+            raise ValueError('give the recipe values in the Recipe, not as keywords')
+        rcp = recipe.validate()
+    else:
+        rcp = get_recipe(recipe, 'imagenet', **overrides)
+    if rcp.amp and rcp.dtype != 'float32':
+        rcp.dtype = 'float32'  # AMP keeps float32 weights and casts inside the graph
     kv, rank, num_workers = create_kvstore(kvstore)
     ctx = parse_gpus(gpus)
     if rank == 0:
         Run.check(save_dir, resume, overwrite)  # before the data pipeline
-    if batch_size is None:
-        batch_size = rcp['ref_batch'] // 4 if per_device_batch else rcp['ref_batch']
-    total, worker_batch, _ = resolve_batch(batch_size, len(ctx), num_workers, per_device_batch)
-    lr_value = scaled_lr(rcp['lr'], total, rcp['ref_batch'], per_device_batch)
+    total = rcp.total_batch(len(ctx), num_workers)
+    worker_batch = total // num_workers
+    lr_value = rcp.scaled_lr(total)
     is_main = rank == 0
-    size = rcp['input_size']
+    size = rcp.input_size
 
     if rec_train:
         num_samples = imagenet_data.check_record_file(rec_train, rec_train_idx)
         source = 'RecordIO %s (%s)%s' % (rec_train, rec_train_idx, ', validation %s (%s)' % (
             rec_val, rec_val_idx) if validate and rec_val else '')
+        if rcp.auto_augment:
+            source += '; no AutoAugment on RecordIO input (as the original)'
         train_data = EpochIterator(
             lambda it_seed: imagenet_data.train_rec_iter(
                 rec_train, rec_train_idx, worker_batch, size, data_threads,
@@ -118,12 +113,12 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
         if validate and rec_val and is_main:
             imagenet_data.check_record_file(rec_val, rec_val_idx)
             val_data = EpochIterator(lambda _: imagenet_data.val_rec_iter(
-                rec_val, rec_val_idx, worker_batch, size, rcp['crop_ratio'],
+                rec_val, rec_val_idx, worker_batch, size, rcp.crop_ratio,
                 num_workers=data_threads, check=False))
     elif data_dir:
         train_data, val_data = imagenet_data.folder_loaders(
-            data_dir, worker_batch, size, rcp['crop_ratio'], data_threads,
-            val=validate and is_main)
+            data_dir, worker_batch, size, rcp.crop_ratio, data_threads,
+            val=validate and is_main, auto_augment=rcp.auto_augment)
         num_samples = len(train_data._dataset)
         source = 'image folders %s/train%s' % (data_dir, ' and %s/val' % data_dir
                                                if val_data is not None else '')
@@ -135,27 +130,32 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                          '(data_dir)')
     iters = iters_per_epoch(num_samples, total)
 
-    if amp:
+    if rcp.amp:
         amp_module = enable_amp()
     if seed is not None:
         seed_everything(seed)  # the initial weights too
     record = model_record(model, dict(model_kwargs or {}, classes=classes))
     net = build_model(model, classes=classes, **(model_kwargs or {}))
-    prepare_net(net, ctx, rcp['dtype'], rcp['init'], rcp['no_wd'], hybridize)
-    scheduler = build_lr_scheduler(lr_value, rcp['epochs'], rcp['warmup_epochs'], iters,
-                                   rcp['lr_mode'], rcp['warmup_lr'])
-    trainer = make_trainer(net, scheduler, rcp['optimizer'], rcp['momentum'], rcp['wd'],
-                           rcp['dtype'], kv, num_workers, update_on_kvstore)
-    targets = ImageNetTargets(classes, rcp['epochs'], rcp['mixup'], rcp['mixup_alpha'],
-                              rcp['mixup_off_epochs'], rcp['label_smoothing'], rcp['dtype'])
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=targets.sparse_label)
-    if amp:
+    prepare_net(net, ctx, rcp.dtype, rcp.init, rcp.no_wd, hybridize,
+                init_from=None if resume else rcp.init_from, model=record)
+    scheduler = rcp.lr_schedule(iters, total)
+    trainer = make_trainer(net, scheduler, rcp.optimizer, rcp.momentum, rcp.wd, rcp.dtype, kv,
+                           num_workers, update_on_kvstore)
+    targets = rcp.soft_targets(classes, dtype=rcp.dtype)
+    distill = bool(rcp.teacher) and rcp.hard_weight < 1.0  # the original's condition
+    if distill:
+        targets = DistillationTargets(load_teacher(rcp.teacher, classes, ctx, rcp.dtype,
+                                                   hybridize), rcp.temperature, targets)
+        loss_fn = DistillationLoss(rcp.temperature, rcp.hard_weight, targets.sparse_label)
+    else:
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=targets.sparse_label)
+    if rcp.amp:
         amp_module.init_trainer(trainer)
 
     def val_fn(net_, ctx_):
         if val_data is None:
             return {}
-        errs = topk_errors(net_, val_data, ctx_, rcp['dtype'])
+        errs = topk_errors(net_, val_data, ctx_, rcp.dtype)
         return {'val_top1_err': errs['top1_err'], 'val_top5_err': errs['top5_err']}
 
     def periodic(epoch, row):
@@ -166,11 +166,10 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                             os.path.join(save_dir, 'epoch-%04d' % epoch))
         plot_curves(save_dir)
 
-    info = dict(model=model, recipe=recipe, total_batch=total, worker_batch=worker_batch,
+    info = dict(model=model, recipe=rcp.name, total_batch=total, worker_batch=worker_batch,
                 devices=len(ctx), workers=num_workers, lr=lr_value, iters_per_epoch=iters,
-                per_device_batch=per_device_batch, amp=bool(amp), kvstore=kvstore,
-                classes=classes, model_kwargs=model_kwargs or {},
-                recipe_values=rcp)
+                per_device_batch=rcp.per_device_batch, amp=bool(rcp.amp), kvstore=kvstore,
+                classes=classes, model_kwargs=model_kwargs or {}, recipe_values=rcp.as_dict())
     with Run(save_dir, resume, overwrite) if is_main else contextlib.nullcontext() as run:
         if is_main:
             logger = logger or run.logger
@@ -179,16 +178,24 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
             logger.info('devices: %s x %d worker(s); total batch %d, %d iterations per epoch',
                         ', '.join(str(c) for c in ctx), num_workers, total, iters)
             logger.info('recipe: %s', info)
+            if rcp.init_from and not resume:
+                logger.info('warm start: weights of %s; fresh optimizer and lr schedule',
+                            rcp.init_from)
+            if distill:
+                logger.info('distillation: teacher %s, temperature %g, hard weight %g',
+                            rcp.teacher, rcp.temperature, rcp.hard_weight)
         else:
             logger = logger or logging.getLogger('gluon_aff.worker')
-        result = fit(net, trainer, train_data, rcp['epochs'], save_dir, ctx=ctx,
+        result = fit(net, trainer, train_data, rcp.epochs, save_dir, ctx=ctx,
                      loss_fn=loss_fn, val_fn=val_fn, batch_fn=imagenet_data.train_split_batch,
                      batch_transform=targets, train_metric=mx.metric.Accuracy(),
                      resume=resume, seed=seed, rank=rank, best_key='val_top1_err',
                      best_mode='min', checkpoint_info=info,
                      callbacks=[periodic] + list(callbacks), logger=logger,
                      progress=progress and is_main,
-                     loss_scaler=amp_module.scale_loss if amp else None, model=record)
+                     loss_scaler=amp_module.scale_loss if rcp.amp else None, model=record,
+                     batch_callbacks=[BatchLogger(rcp.log_interval, logger)]
+                     if rcp.log_interval and is_main else [])
     finish_kvstore(kv)  # the last step is still in flight (see finish_kvstore)
     result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
     return result

@@ -7,12 +7,12 @@ weight decay 1e-4, ``SoftmaxCrossEntropyLoss`` with ignore label -1, ``Segmentat
 (pixel accuracy and mIoU over both classes), joint augmentation with ``base_size=520`` /
 ``crop_size=480`` and ImageNet mean/std normalisation. ``docs/segmentation.md`` lists them.
 
-The epoch loop, checkpoints, resume, metrics file and NaN guard are the shared engine's; this
-module supplies the recipe, the metric adapter (:class:`SegmentationScores`), the validator and
-the plotting/overlay helpers of the scripts.
+The epoch loop, checkpoints, resume, metrics file and NaN guard are the shared engine's, the
+recipe (preset ``paper`` of task ``segmentation``), its schedule, initialiser and no-wd rule the
+recipe layer's (:mod:`gluon_aff.training.recipe`); this module supplies the metric adapter
+(:class:`SegmentationScores`), the validator and the plotting/overlay helpers of the scripts.
 """
 import os
-from dataclasses import asdict, dataclass
 
 import mxnet as mx
 import numpy as np
@@ -23,49 +23,22 @@ from gluoncv.utils.metrics import SegmentationMetric
 
 from .checkpoint import require_checkpoint, seed_everything
 from . import curves
-from .engine import as_context_list, check_batch_size, fit, split_batch
+from .engine import as_context_list, fit, split_batch
+from .recipe import BatchLogger, apply_no_wd, get_recipe, make_initializer
 from .run import open_run
-from .schedule import build_lr_schedule
 
 __all__ = ['SegmentationRecipe', 'SegmentationScores', 'segmentation_validator',
-           'evaluate_segmentation', 'image_transform', 'build_poly_scheduler',
-           'train_segmentation', 'plot_curves', 'overlay', 'MEAN', 'STD', 'INITIALIZERS']
+           'evaluate_segmentation', 'image_transform', 'train_segmentation', 'plot_curves',
+           'overlay', 'MEAN', 'STD']
 
 #: ImageNet statistics, GluonCV's segmentation normalisation
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-#: ``kaiming`` = He normal for ReLU (Table 2); ``xavier`` as the CIFAR code of the original
-INITIALIZERS = {'kaiming': lambda: mx.init.MSRAPrelu(factor_type='in', slope=0.0),
-                'xavier': lambda: mx.init.Xavier()}
 
 
-@dataclass
-class SegmentationRecipe(object):
-    """Hyper-parameters of a StopSign run (defaults: Table 2 + GluonCV's unstated values)."""
-    epochs: int = 300
-    batch_size: int = 32
-    lr: float = 0.01
-    optimizer: str = 'adagrad'
-    lr_mode: str = 'poly'
-    power: float = 0.9
-    wd: float = 1e-4
-    init: str = 'kaiming'
-    base_size: int = 520
-    crop_size: int = 480
-
-    def validate(self):
-        """Raise ``ValueError`` naming the first inconsistent value."""
-        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
-            raise ValueError('epochs (%d), batch size (%d) and lr (%g) must be positive'
-                             % (self.epochs, self.batch_size, self.lr))
-        if self.lr_mode not in ('poly', 'constant', 'cosine'):
-            raise ValueError("lr_mode must be 'poly', 'constant' or 'cosine', got %r"
-                             % (self.lr_mode,))
-        if self.init not in INITIALIZERS:
-            raise ValueError('init must be one of %s, got %r' % (sorted(INITIALIZERS), self.init))
-        if self.crop_size <= 0 or self.base_size <= 0:
-            raise ValueError('base_size (%d) and crop_size (%d) must be positive'
-                             % (self.base_size, self.crop_size))
-        return self
+def SegmentationRecipe(**values):
+    """The segmentation preset (``get_recipe('paper', 'segmentation', **values)``): Table 2 +
+    GluonCV's unstated values, as a :class:`~gluon_aff.training.recipe.Recipe`."""
+    return get_recipe('paper', 'segmentation', **values)
 
 
 class SegmentationScores(mx.metric.EvalMetric):
@@ -121,18 +94,12 @@ def image_transform():
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 
 
-def build_poly_scheduler(recipe, iters_per_epoch):
-    """GluonCV schedule of ``recipe`` over ``epochs * iters_per_epoch`` updates
-    (:func:`gluon_aff.training.schedule.build_lr_schedule`, no warm-up)."""
-    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, recipe.lr_mode,
-                             power=recipe.power)
-
-
 def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed=0,
                        resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
                        logger=None, progress=True, callbacks=(), model=None):
     """Train a segmentation ``net`` with ``recipe`` through :func:`fit`; return its result dict.
 
+    ``recipe`` is a :class:`~gluon_aff.training.recipe.Recipe` (task ``segmentation``).
     ``train_set``/``val_set`` yield ``(HWC uint8 image, int32 mask)`` (e.g.
     :class:`~gluon_aff.data.stopsign.StopSignSegmentation` in ``'train'``/``'val'`` mode); the
     image transform is :func:`image_transform` where the data set has none (set on the data set,
@@ -143,43 +110,48 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
     """
     ctx = as_context_list(ctx)
     recipe.validate()
+    if recipe.accumulate != 1:
+        raise ValueError('accumulate=%d: this trainer updates after every batch (accumulate=1)'
+                         % recipe.accumulate)
     if resume:
         require_checkpoint(str(getattr(save_dir, 'dir', save_dir)))  # before the data pipeline
-    check_batch_size(recipe.batch_size, len(ctx))
+    batch = recipe.total_batch(len(ctx))
     nclass = getattr(train_set, 'num_class', None) or 2
     seed_everything(seed)
     for data_set in (train_set, val_set):  # GluonCV data sets hold their image transform
         if getattr(data_set, 'transform', None) is None:
             data_set.transform = image_transform()
-    train_data = gluon.data.DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True,
+    train_data = gluon.data.DataLoader(train_set, batch_size=batch, shuffle=True,
                                        last_batch='discard', num_workers=num_workers)
-    val_data = gluon.data.DataLoader(val_set, batch_size=recipe.batch_size, shuffle=False,
+    val_data = gluon.data.DataLoader(val_set, batch_size=batch, shuffle=False,
                                      num_workers=num_workers)
     if len(train_data) == 0:
         raise ValueError('the training set (%d images) is smaller than one batch (%d)'
-                         % (len(train_set), recipe.batch_size))
-    net.initialize(INITIALIZERS[recipe.init](), ctx=ctx, force_reinit=True)
+                         % (len(train_set), batch))
+    net.initialize(make_initializer(recipe.init), ctx=ctx, force_reinit=True)
     if hybridize:
         net.hybridize()
-    params = {'wd': recipe.wd, 'lr_scheduler': build_poly_scheduler(recipe, len(train_data))}
-    if recipe.optimizer in ('sgd', 'nag'):
-        params['momentum'] = 0.9
-    trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, params)
-    info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(nclass),
+    if recipe.no_wd:
+        apply_no_wd(net)
+    trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, recipe.optimizer_params(
+        recipe.lr_schedule(len(train_data), batch)))
+    info = dict(checkpoint_info or {}, recipe=recipe.as_dict(), classes=int(nclass),
                 devices=len(ctx))
     with open_run(save_dir, resume=resume) as run:
         logger = logger or run.logger
         logger.info('sizes: %d training / %d validation images, %d classes', len(train_set),
                     len(val_set), nclass)
         logger.info('devices: %s; batch %d, %d iterations per epoch',
-                    ', '.join(str(c) for c in ctx), recipe.batch_size, len(train_data))
-        logger.info('recipe: %s', asdict(recipe))
+                    ', '.join(str(c) for c in ctx), batch, len(train_data))
+        logger.info('recipe: %s', recipe.as_dict())
         return fit(net, trainer, train_data, recipe.epochs, run.dir, ctx=ctx,
                    loss_fn=SoftmaxCrossEntropyLoss(ignore_label=-1),
                    val_fn=segmentation_validator(val_data, nclass),
                    train_metric=SegmentationScores(nclass), resume=resume, seed=seed,
                    best_key='val_miou', best_mode='max', checkpoint_info=info, logger=logger,
-                   progress=progress, callbacks=callbacks, model=model)
+                   progress=progress, callbacks=callbacks, model=model,
+                   batch_callbacks=[BatchLogger(recipe.log_interval, logger)]
+                   if recipe.log_interval else [])
 
 
 def plot_curves(save_dir, filename='curves.png'):

@@ -13,8 +13,13 @@ lr values are in units of 1e-6 (the original printed ``%f``): ``lr_0`` is the ep
 printed value, ``d_i`` the difference to the previous one. ``<first batch>`` is ``-`` for CIFAR
 epoch lines (one value per epoch, printed after the epoch), else the 0-based batch of the first
 ImageNet ``Epoch[e] Batch [b]`` line, the next ones following every ``<batch step>`` batches.
+
+``best.json`` holds, per log (relative path without ``.log.gz``) and per run (segment), the
+epochs it logged and its best test value as printed: CIFAR ``val=`` (accuracy, max), ImageNet
+``err-top1=`` (error, min), with the epoch.
 """
 import gzip
+import json
 import os
 import sys
 
@@ -52,14 +57,36 @@ def extract(log_path, out_path):
     return True
 
 
+def best_values(log_path):
+    """``[{segment, epochs, metric, best, best_epoch}]`` of every run of a log."""
+    runs = []
+    for run in read_log(log_path).segments:
+        values = [(e['val'], e['epoch']) for e in run.epochs if 'val' in e]
+        metric, pick = 'val', max
+        if not values:
+            values = [(e['err_top1'], e['epoch']) for e in run.epochs if 'err_top1' in e]
+            metric, pick = 'err_top1', min
+        best = pick(values, key=lambda v: v[0]) if values else (None, None)
+        runs.append({'segment': run.index, 'epochs': [run.epochs[0]['epoch'],
+                                                      run.epochs[-1]['epoch']]
+                     if run.epochs else None, 'metric': metric if values else None,
+                     'best': best[0], 'best_epoch': best[1]})
+    return runs
+
+
 def main(root):
+    best = {}
     for folder, _, files in sorted(os.walk(root)):
         for name in sorted(files):
             if name.endswith('.log.gz'):
                 rel = os.path.relpath(os.path.join(folder, name), root)
                 if extract(os.path.join(root, rel),
                            os.path.join(HERE, rel[:-len('.log.gz')] + '.lr.gz')):
+                    best[rel[:-len('.log.gz')]] = best_values(os.path.join(root, rel))
                     print(rel)
+    with open(os.path.join(HERE, 'best.json'), 'w') as f:
+        json.dump(best, f, indent=1, sort_keys=True)
+        f.write('\n')
 
 
 if __name__ == '__main__':
