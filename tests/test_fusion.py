@@ -352,3 +352,41 @@ def test_r_per_fusion():
     assert build_fusion(AFF, 16, r={'aff': 8}).r == 8                  # classes by their tag
     with pytest.raises(ValueError, match=r"unknown r preset 'table9'.*table2, table4"):
         build_fusion('aff', 16, r='table9')
+
+
+# ---- the long-skip drafts' variants (open-aff 806562e model/atac/fusion.py) --------------------
+
+def draft_reference(tag, p, x, y):
+    """The drafts' ``<Kind>_Reduce`` fusion arithmetic (x = feature_high(xh), y = xl)."""
+    f = Ref(p)
+    if tag == 'concat':      # ConcatFuse_Reduce: the bare concatenation
+        return np.concatenate([x, y], axis=1)
+    if tag == 'ms_se':       # XplusAYforYChaFuse_Reduce: w from xh + xl, xh * w + xl
+        a = x + y
+        w = sig(f.branch('local_att', a, ('conv', 'bn')) +
+                f.branch('global_att', a, ('gap', 'conv', 'bn')))
+        return w * x + y
+    if tag == 'iaff':        # IASKCChaFuse_Reduce: the factor 2 in both selections
+        a = x + y
+        w1 = sig(f.branch('local_att', a, LOCAL) + f.branch('global_att', a, GLOBAL))
+        xi = 2 * x * w1 + 2 * y * (1 - w1)
+        w2 = sig(f.branch('local_att2', xi, LOCAL) + f.branch('global_att2', xi, GLOBAL))
+        return 2 * x * w2 + 2 * y * (1 - w2)
+    if tag == 'sk':          # SKFuse_Reduce: as the short-skip SKFuse
+        return reference('sk', p, x, y)
+    raise KeyError(tag)
+
+
+@pytest.mark.parametrize('hybridize', [False, True], ids=['imperative', 'hybrid'])
+@pytest.mark.parametrize('tag', ['concat', 'ms_se', 'iaff', 'sk'])
+def test_long_skip_draft_variants_match_numpy(tag, hybridize):
+    from gluon_aff.nn import LONG_SKIP_VARIANTS
+    block = LONG_SKIP_VARIANTS[tag](C, r=R)
+    assert block.tag == tag
+    block.initialize()
+    x, y = _inputs(seed=9)
+    block(mx.nd.array(x), mx.nd.array(y))
+    _randomise(block, seed=10)
+    want = draft_reference(tag, _params(block), x.astype(np.float64), y.astype(np.float64))
+    got = _run(block, x, y, hybridize)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
