@@ -340,3 +340,72 @@ def test_draft_fpn_wiring():
     p2 = net.fuse23(up(c3, c2), c2)
     want = net.head(net.fuse12(up(p2, c1), c1)).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+# ---- Inception cell: the true 5x5 Y, the draft's form, the draft's narrow first cells -------
+
+def conv_numpy(x, w, b, dilation=1):
+    """Naive 'same' k x k convolution (odd k) with the given dilation, NCHW."""
+    k = w.shape[2]
+    pad = dilation * (k - 1) // 2
+    n, c, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((n, w.shape[0], h, wd))
+    for i in range(k):
+        for j in range(k):
+            patch = xp[:, :, i * dilation:i * dilation + h, j * dilation:j * dilation + wd]
+            out += np.einsum('nchw,oc->nohw', patch, w[:, :, i, j])
+    return out + b[None, :, None, None]
+
+
+@pytest.mark.parametrize('kernels, dilations', [((3, 3), (1, 2)), ((3, 5), (1, 1))],
+                         ids=['dilated', 'true5x5'])
+def test_cell_default_form_is_the_drafts(kernels, dilations):
+    """With neutral attention (w = 0.5) the default cell gives 0.5 * x3 + 0.5 * x5: the atac
+    cells' ``x3 * w + x5 * (1 - w)``, no factor 2; ``form='original'`` doubles it."""
+    rs = np.random.RandomState(5)
+    x = rs.uniform(-1, 1, (1, 3, 7, 7)).astype(np.float32)
+    outs = {}
+    for form in ('paper', 'original'):
+        kwargs = {} if form == 'paper' else {'form': 'original'}
+        cell = InceptionFusionCell(4, fusion='aff', kernel_sizes=kernels, dilations=dilations,
+                                   **kwargs)
+        cell.initialize()
+        cell(mx.nd.array(x))
+        for param in cell.attention.collect_params().values():   # w = sigmoid(0) everywhere
+            if param.name.endswith(('weight', 'bias', 'beta', 'running_mean')):
+                param.set_data(mx.nd.zeros(param.shape))
+        params = cell._collect_params_with_prefix()
+        assert params['feature_spatial_5.0.weight'].shape == (4, 3, kernels[1], kernels[1])
+        bn_scale = 1.0 / np.sqrt(1.0 + 1e-5)
+        x3, x5 = [conv_numpy(x, params['%s.0.weight' % n].data().asnumpy(),
+                             params['%s.0.bias' % n].data().asnumpy(), d) * bn_scale
+                  for n, d in zip(('feature_spatial_3', 'feature_spatial_5'), dilations)]
+        outs[form] = cell(mx.nd.array(x)).asnumpy()
+        np.testing.assert_allclose(outs[form], (0.5 if form == 'paper' else 1.0) * (x3 + x5),
+                                   rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match='kernel_sizes must be two odd integers'):
+        InceptionFusionCell(4, kernel_sizes=(3, 4))
+
+
+def test_narrow_first_cells_as_the_draft():
+    """``narrow_first``: every block's first cell outputs the stage's input width (the atac
+    ``ResBlockV2DyReF`` builds ``conv1`` with ``channels=in_channels``); shapes by hand."""
+    net = CIFARInceptionResNet([2, 2, 2], [16, 16, 32, 64], classes=10, fusion='add',
+                               narrow_first=True)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 8, 8)))
+    p = net._collect_params_with_prefix()
+    # features.3 = stage 2 (input 16, width 32); resfwd.2 / resfwd.5 = first / second cell
+    for block in (0, 1):
+        assert p['features.3.%d.resfwd.2.feature_spatial_3.0.weight' % block].shape == \
+            ((16, 16, 3, 3) if block == 0 else (16, 32, 3, 3))
+        assert p['features.3.%d.resfwd.5.feature_spatial_5.0.weight' % block].shape == \
+            (32, 16, 3, 3)
+    assert p['features.3.0.downsample.weight'].shape == (32, 16, 1, 1)
+    assert p['features.4.1.resfwd.2.feature_spatial_3.0.weight'].shape == (32, 64, 3, 3)
+    wide = CIFARInceptionResNet([2, 2, 2], [16, 16, 32, 64], classes=10, fusion='add')
+    wide.initialize()
+    wide(mx.nd.zeros((1, 3, 8, 8)))
+    assert wide._collect_params_with_prefix()[
+        'features.4.1.resfwd.2.feature_spatial_3.0.weight'].shape == (64, 64, 3, 3)
