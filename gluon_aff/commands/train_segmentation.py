@@ -6,8 +6,11 @@ Examples::
         --gpus 0 --save-dir runs/fpn_aff_b1
     gluon-aff train-segmentation --resume runs/fpn_aff_b1   # continue (same flags as before)
 
-Defaults: AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy; metrics pixel accuracy and
-mIoU (the paper's metric). Writes train.log, metrics.jsonl, last/best checkpoints, curves.png.
+Defaults: AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy; validation on whole images;
+metrics: foreground IoU (``miou``, the paper's "mIoU" as the authors' code computes it), the
+two-class mean IoU, pixel accuracy. ``--accumulate N`` splits every batch in N micro-batches (the
+same mean gradient; see docs/segmentation.md for BatchNorm). Writes train.log, metrics.jsonl,
+last/best checkpoints, curves.png.
 """
 import json
 import os
@@ -18,8 +21,13 @@ from ..data.stopsign import StopSignSegmentation
 from ..model_zoo import get_model
 from ..training.engine import fit
 from ..training.run import Run, model_card, model_record
-from ..training.segmentation import (INITIALIZERS, SegmentationRecipe, plot_curves,
+from ..training.segmentation import (EVAL_MODES, INITIALIZERS, SegmentationRecipe, plot_curves,
                                      train_segmentation)
+
+
+def _reduction(text):
+    """``--r``: an integer or a preset name (gluon_aff.nn.R_PRESETS)."""
+    return int(text) if text.isdigit() else text
 
 
 def parse_args(argv=None):
@@ -29,7 +37,11 @@ def parse_args(argv=None):
                    help='folder written by make-stopsign')
     p.add_argument('--model', default='fpn_aff_resnet_b1', help='an fpn_<tag>_resnet_b<b> name')
     p.add_argument('--form', choices=['original', 'paper'], default='original')
-    p.add_argument('--upsample', choices=['nearest', 'bilinear'], default='nearest')
+    p.add_argument('--upsample', choices=['nearest', 'bilinear'], default=None,
+                   help="default: the model's (bilinear for the draft merges, nearest for _paper)")
+    p.add_argument('--r', type=_reduction, default=None,
+                   help='reduction ratio of the fusions: an integer or a preset (table4: the '
+                        "equal budgets of Sec. 5.1.2); default: the model's (4)")
     p.add_argument('--epochs', type=int, default=d.epochs)
     p.add_argument('--batch-size', type=int, default=d.batch_size, help='total over devices')
     p.add_argument('--lr', type=float, default=d.lr)
@@ -39,6 +51,10 @@ def parse_args(argv=None):
     p.add_argument('--init', default=d.init, choices=sorted(INITIALIZERS))
     p.add_argument('--base-size', type=int, default=d.base_size)
     p.add_argument('--crop-size', type=int, default=d.crop_size)
+    p.add_argument('--accumulate', type=int, default=d.accumulate,
+                   help='micro-batches per update (batch 32 as 16 x 2 fits one GPU)')
+    p.add_argument('--val-mode', choices=sorted(EVAL_MODES), default=d.val_mode,
+                   help='per-epoch validation: full images, sliding windows or centre crops')
     add_device_flags(p)
     p.add_argument('-j', '--num-workers', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -62,11 +78,14 @@ def main(argv=None):
         recipe = SegmentationRecipe(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             optimizer=args.optimizer, lr_mode=args.lr_mode, wd=args.wd, init=args.init,
-            base_size=args.base_size, crop_size=args.crop_size).validate()
+            base_size=args.base_size, crop_size=args.crop_size, accumulate=args.accumulate,
+            val_mode=args.val_mode).validate()
         sizes = dict(base_size=recipe.base_size, crop_size=recipe.crop_size)
         train_set = StopSignSegmentation(args.data_dir, 'train', **sizes)
         val_set = StopSignSegmentation(args.data_dir, 'val', **sizes)
-        kwargs = dict(classes=train_set.num_class, form=args.form, upsample=args.upsample)
+        kwargs = dict(classes=train_set.num_class, form=args.form)
+        kwargs.update((k, v) for k, v in (('upsample', args.upsample), ('r', args.r))
+                      if v is not None)
         net = get_model(args.model, **kwargs)
     with Run(save_dir, resume=resume, overwrite=overwrite) as run:
         run.logger.info('data: StopSign images and masks from %s (manifest.json of '
