@@ -89,8 +89,10 @@ def main(argv=None):
         net = get_model(args.model, **kwargs)
     with Run(save_dir, resume=resume, overwrite=overwrite) as run:
         run.logger.info('data: StopSign images and masks from %s (manifest.json of '
-                        'make-stopsign): %d train / %d val images', os.path.expanduser(
-                            args.data_dir), len(train_set), len(val_set))
+                        'make-stopsign, preset %s): %d train / %d val images',
+                        os.path.expanduser(args.data_dir),
+                        train_set.manifest.get('preset', 'unrecorded'), len(train_set),
+                        len(val_set))
         run.logger.info('labels: %s', ', '.join(StopSignSegmentation.CLASSES))
         with user_input(except_in=(fit,)):
             result = train_segmentation(
