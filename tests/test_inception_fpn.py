@@ -217,29 +217,26 @@ def test_fpn_parameter_count_by_hand_deeper(merge):
 # the drafts' structural names and shapes, typed from open-aff 806562e model/atac/fusion.py
 # (LocalGlobalChaFuse_Reduce, SKFuse_Reduce, ConcatFuse_Reduce, GAUChaFuse_Reduce) at the
 # merge of level 1 (C = 16) with level 2 (32 channels), and GluonCV's _FCNHead(16, 2)
+MERGE_OUTER = {'feature_high.0.weight': (16, 32, 1, 1), 'feature_high.0.bias': (16,),
+               'feature_high.1.gamma': (16,), 'post.0.weight': (16, 16, 3, 3),
+               'post.0.bias': (16,), 'post.1.gamma': (16,)}
+
+
+def _branch_keys(name, shapes):
+    """``{name.i.weight/bias/gamma}`` of a branch: ``shapes`` = [(index, out, in, bn index)]."""
+    keys = {}
+    for conv, out, inp, norm in shapes:
+        keys.update({'%s.%d.weight' % (name, conv): (out, inp, 1, 1),
+                     '%s.%d.bias' % (name, conv): (out,), '%s.%d.gamma' % (name, norm): (out,)})
+    return keys
+
+
 DRAFT_KEYS = {
-    'aff': {'feature_high.0.weight': (16, 32, 1, 1), 'feature_high.0.bias': (16,),
-            'feature_high.1.gamma': (16,), 'local_att.0.weight': (4, 16, 1, 1),
-            'local_att.0.bias': (4,), 'local_att.1.gamma': (4,),
-            'local_att.3.weight': (16, 4, 1, 1), 'local_att.3.bias': (16,),
-            'local_att.4.gamma': (16,), 'global_att.1.weight': (4, 16, 1, 1),
-            'global_att.1.bias': (4,), 'global_att.2.gamma': (4,),
-            'global_att.4.weight': (16, 4, 1, 1), 'global_att.4.bias': (16,),
-            'global_att.5.gamma': (16,), 'post.0.weight': (16, 16, 3, 3), 'post.0.bias': (16,),
-            'post.1.gamma': (16,)},
-    'sk': {'feature_high.0.weight': (16, 32, 1, 1), 'feature_high.0.bias': (16,),
-           'feature_high.1.gamma': (16,), 'attention.1.weight': (4, 16, 1, 1),
-           'attention.1.bias': (4,), 'attention.2.gamma': (4,),
-           'attention.4.weight': (32, 4, 1, 1), 'attention.4.bias': (32,),
-           'attention.5.gamma': (32,), 'post.0.weight': (16, 16, 3, 3), 'post.0.bias': (16,),
-           'post.1.gamma': (16,)},
-    'concat': {'feature_high.0.weight': (16, 32, 1, 1), 'feature_high.0.bias': (16,),
-               'feature_high.1.gamma': (16,), 'post.0.weight': (16, 32, 3, 3),
-               'post.0.bias': (16,), 'post.1.gamma': (16,)},
-    'gau': {'feature_high.0.weight': (16, 32, 1, 1), 'feature_high.0.bias': (16,),
-            'feature_high.1.gamma': (16,), 'global_att.1.weight': (16, 16, 1, 1),
-            'global_att.1.bias': (16,), 'global_att.2.gamma': (16,), 'post.0.weight': (16, 16, 3, 3), 'post.0.bias': (16,),
-            'post.1.gamma': (16,)},
+    'aff': dict(MERGE_OUTER, **_branch_keys('local_att', [(0, 4, 16, 1), (3, 16, 4, 4)]),
+                **_branch_keys('global_att', [(1, 4, 16, 2), (4, 16, 4, 5)])),
+    'sk': dict(MERGE_OUTER, **_branch_keys('attention', [(1, 4, 16, 2), (4, 32, 4, 5)])),
+    'concat': dict(MERGE_OUTER, **{'post.0.weight': (16, 32, 3, 3)}),
+    'gau': dict(MERGE_OUTER, **_branch_keys('global_att', [(1, 16, 16, 2)])),
 }
 FCN_HEAD = {'head.block.0.weight': (4, 16, 3, 3), 'head.block.1.gamma': (4,),
             'head.block.4.weight': (2, 4, 1, 1), 'head.block.4.bias': (2,)}
@@ -409,3 +406,20 @@ def test_narrow_first_cells_as_the_draft():
     wide(mx.nd.zeros((1, 3, 8, 8)))
     assert wide._collect_params_with_prefix()[
         'features.4.1.resfwd.2.feature_spatial_3.0.weight'].shape == (64, 64, 3, 3)
+
+
+def test_fig7_baselines_in_their_scenarios():
+    """SENet in the short skip (Fig. 7b), SKNet in the same-layer cell (7a, the draft's SKConv
+    form: no factor 2), GAU in the long-skip merges (7c)."""
+    from gluon_aff.nn import GAUFuse, SEFuse, SKFuse
+    x = mx.nd.zeros((1, 3, 8, 8))
+    se = gluon_aff.get_model('cifar_se_resnet_b1', channels=TINY, classes=10)
+    sk = gluon_aff.get_model('cifar_sk_inception_resnet_b1', channels=TINY, classes=10)
+    gau = gluon_aff.get_model('fpn_gau_resnet_b1', channels=TINY)
+    for net in (se, sk, gau):
+        net.initialize()
+        assert net(x).shape[:2] == ((1, 2) if net is gau else (1, 10))
+    assert isinstance(se.features[2][0].attention, SEFuse)
+    assert isinstance(sk.features[1].attention, SKFuse) and sk.features[1].attention.form == \
+        'paper'
+    assert isinstance(gau.fuse12.fusion, GAUFuse)

@@ -31,7 +31,6 @@ package.
 """
 from __future__ import division
 
-from gluoncv.model_zoo.fcn import _FCNHead
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.contrib.nn import Identity
@@ -198,6 +197,7 @@ class AFFFPNResNet(ImageNetwork):
 
     def _draft_layout(self, channels, classes, fusion, r, form, norm_layer, norm_kwargs):
         """``fuse<k><k+1>`` = a :class:`LongSkipMerge` at level k's width; FCN head."""
+        from gluoncv.model_zoo.fcn import _FCNHead  # here: importing gluon_aff loads no gluoncv
         self._merges = []
         for k in range(1, len(channels) - 1):
             name = 'fuse%d%d' % (k, k + 1)
