@@ -390,3 +390,16 @@ def test_long_skip_draft_variants_match_numpy(tag, hybridize):
     want = draft_reference(tag, _params(block), x.astype(np.float64), y.astype(np.float64))
     got = _run(block, x, y, hybridize)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_long_skip_iaff_paper_form_is_the_registry_iaff():
+    """``form='paper'`` drops the draft's factor 2: the registry iAFF's Eq. 5, same weights."""
+    from gluon_aff.nn import LONG_SKIP_VARIANTS
+    draft, registry = LONG_SKIP_VARIANTS['iaff'](C, r=R, form='paper'), build_fusion(
+        'iaff', C, r=R, form='paper')
+    x, y = _inputs(seed=12)
+    for block in (draft, registry):
+        block.initialize()
+        block(mx.nd.array(x), mx.nd.array(y))
+        _randomise(block, seed=13)
+    np.testing.assert_allclose(_run(draft, x, y, False), _run(registry, x, y, False), rtol=1e-6)

@@ -52,7 +52,8 @@ def parse_args(argv=None):
     p.add_argument('--base-size', type=int, default=d.base_size)
     p.add_argument('--crop-size', type=int, default=d.crop_size)
     p.add_argument('--accumulate', type=int, default=d.accumulate,
-                   help='micro-batches per update (batch 32 as 16 x 2 fits one GPU)')
+                   help='micro-batches per update: 2 runs batch 32 as 2 x 16 images '
+                        '(docs/segmentation.md: memory, BatchNorm)')
     p.add_argument('--val-mode', choices=sorted(EVAL_MODES), default=d.val_mode,
                    help='per-epoch validation: full images, sliding windows or centre crops')
     add_device_flags(p)

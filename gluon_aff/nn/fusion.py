@@ -523,9 +523,7 @@ class DraftMSSEFuse(MSSEFuse):
 
     def hybrid_forward(self, F, x, residual):
         xa = x + residual
-        wei = F.Activation(F.broadcast_add(self.local_att(xa), self.global_att(xa)),
-                           act_type='sigmoid')
-        return residual + wei * x
+        return residual + _weights(F, self.local_att(xa), self.global_att(xa)) * x
 
 
 class DraftIAFF(iAFF):  # pylint: disable=invalid-name
@@ -536,15 +534,12 @@ class DraftIAFF(iAFF):  # pylint: disable=invalid-name
     docs/segmentation.md.)"""
 
     def hybrid_forward(self, F, x, residual):
-        if self.form == 'paper':
-            return super(DraftIAFF, self).hybrid_forward(F, x, residual)
+        factor = 2 if self.form == 'original' else 1
         xa = x + residual
-        wei = F.Activation(F.broadcast_add(self.local_att(xa), self.global_att(xa)),
-                           act_type='sigmoid')
-        xi = (x * wei + residual * (1 - wei)) * 2
-        wei2 = F.Activation(F.broadcast_add(self.local_att2(xi), self.global_att2(xi)),
-                            act_type='sigmoid')
-        return (x * wei2 + residual * (1 - wei2)) * 2
+        xi = self.select(F, x, residual, _weights(F, self.local_att(xa), self.global_att(xa)),
+                         factor)
+        wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
+        return self.select(F, x, residual, wei2, factor)
 
 
 class DraftSKFuse(SKFuse):
