@@ -239,6 +239,8 @@ def test_accumulation_equals_one_big_batch(accumulate):
     np.testing.assert_allclose(got_loss, want_loss, rtol=1e-6)
     with pytest.raises(ValueError, match='does not split into 3 micro-batches'):
         accumulating_forward_backward(3)(_tiny_net(), [_batch()[0]], [_batch()[1]], None)
+    with pytest.raises(ValueError, match='batch size 30 does not split into 4 micro-batches'):
+        SegmentationRecipe(batch_size=30, accumulate=4).validate()
 
 
 def test_accumulation_batchnorm_caveat():

@@ -101,6 +101,10 @@ class SegmentationRecipe(object):
                              % (self.base_size, self.crop_size))
         if not isinstance(self.accumulate, int) or self.accumulate < 1:
             raise ValueError('accumulate must be an integer >= 1, got %r' % (self.accumulate,))
+        if self.batch_size % self.accumulate:
+            raise ValueError('batch size %d does not split into %d micro-batches (accumulate): '
+                             'use a multiple of %d' % (self.batch_size, self.accumulate,
+                                                       self.accumulate))
         self.val_mode = eval_mode(self.val_mode)
         return self
 
@@ -295,7 +299,12 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
     recipe.validate()
     if resume:
         require_checkpoint(str(getattr(save_dir, 'dir', save_dir)))  # before the data pipeline
-    check_batch_size(recipe.batch_size, len(ctx) * recipe.accumulate)
+    check_batch_size(recipe.batch_size, len(ctx))
+    if recipe.batch_size // len(ctx) % recipe.accumulate:
+        raise ValueError('the batch per device (%d) does not split into %d micro-batches '
+                         '(accumulate): use a batch size that is a multiple of %d'
+                         % (recipe.batch_size // len(ctx), recipe.accumulate,
+                            len(ctx) * recipe.accumulate))
     nclass = getattr(train_set, 'num_class', None) or 2
     seed_everything(seed)
     for data_set in (train_set, val_set):  # GluonCV data sets hold their image transform
