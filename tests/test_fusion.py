@@ -115,7 +115,22 @@ def reference(tag, p, x, y):
         w2 = sig(f.branch('local_att2', lg, LOCAL) + f.branch('global_att2', lg, GLOBAL))
         w = sig(l * w2 + g * (1 - w2))
         return x * w + y * (1 - w)
+    if tag == 'sk':          # paper-version model/fusion.py SKFuse: softmax over the pair
+        a = softmax_pair(f.branch('global_att', x + y, GLOBAL))
+        return 2 * x * a[:, 0] + 2 * y * a[:, 1]
+    if tag == 'se':          # SEFuse: residual + G(x) * x, G ends in a sigmoid
+        return y + sig(f.branch('global_att', x, GLOBAL)) * x
+    if tag == 'gau':         # GAUFuse: G(x) * residual + x, one conv(C)-BN
+        return sig(f.branch('global_att', x, ('gap', 'conv', 'bn'))) * y + x
     raise KeyError(tag)
+
+
+def softmax_pair(logits):
+    """``(N, 2C, 1, 1)`` logits -> ``(N, 2, C, 1, 1)`` softmax over the pair (axis 1)."""
+    n, c2 = logits.shape[:2]
+    z = logits.reshape(n, 2, c2 // 2, 1, 1)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _inputs(seed=1, shape=(2, C, 5, 6)):
@@ -245,6 +260,9 @@ ORIGINAL_NAMES = {
     'HalfASKCFuse': ('half_aff', 'HalfAFF'),
     'ConcatASKCFuse': ('concat_aff', 'ConcatAFF'),
     'RASKCFuse': ('recursive_aff', 'RecursiveAFF'),
+    'SKFuse': ('sk', 'SKFuse'),                       # paper version only (Fig. 7 baselines)
+    'SEFuse': ('se', 'SEFuse'),
+    'GAUFuse': ('gau', 'GAUFuse'),
 }
 
 
@@ -293,3 +311,95 @@ def test_hosts_accept_a_fusion_class():
     net.initialize()
     assert net(mx.nd.zeros((2, 3, 8, 8))).shape == (2, 10)
     assert isinstance(net.features[2][0].attention, _Gate)
+
+
+# ---- Fig. 7 baselines and per-fusion r ---------------------------------------------------------
+
+def test_sk_paper_form_is_the_same_layer_cell():
+    """``form='paper'``: ``residual * a_1 + x * a_2`` without the factor 2 (the draft's ``SKConv``
+    computes ``x3 * a_1 + x5 * a_2`` and the Inception cell calls ``fuse(x5, x3)``)."""
+    block = build_fusion('sk', C, r=R, form='paper')
+    block.initialize()
+    x, y = _inputs(seed=4)
+    block(mx.nd.array(x), mx.nd.array(y))
+    _randomise(block, seed=5)
+    a = softmax_pair(Ref(_params(block)).branch('global_att', (x + y).astype(np.float64),
+                                                GLOBAL))
+    np.testing.assert_allclose(_run(block, x, y, True), y * a[:, 0] + x * a[:, 1], rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_fig7_baselines_shapes_by_hand():
+    """Layer shapes of the original's SKFuse / SEFuse / GAUFuse at C = 16, r = 4."""
+    want = {'sk': {'global_att.1.weight': (4, 16, 1, 1), 'global_att.4.weight': (32, 4, 1, 1)},
+            'se': {'global_att.1.weight': (4, 16, 1, 1), 'global_att.4.weight': (16, 4, 1, 1)},
+            'gau': {'global_att.1.weight': (16, 16, 1, 1)}}
+    for tag, shapes in want.items():
+        block = build_fusion(tag, 16, r=4)
+        block.initialize()
+        block(mx.nd.ones((1, 16, 2, 2)), mx.nd.ones((1, 16, 2, 2)))
+        got = {k: p.shape for k, p in block._collect_params_with_prefix().items()
+               if k.endswith('weight')}
+        assert got == shapes, tag
+
+
+def test_r_per_fusion():
+    """The Sec. 5.1.2 preset, a mapping, and errors naming the preset."""
+    assert [build_fusion(t, 16, r='table4').r for t in ('aff', 'iaff', 'gg', 'sk')] == \
+        [2, 4, 4, 4]
+    assert build_fusion('aff', 16, r='table2').r == 4
+    assert build_fusion('ASKCFuse', 16, r={'aff': 8}).r == 8          # original names resolve
+    assert build_fusion(AFF, 16, r={'aff': 8}).r == 8                  # classes by their tag
+    with pytest.raises(ValueError, match=r"unknown r preset 'table9'.*table2, table4"):
+        build_fusion('aff', 16, r='table9')
+
+
+# ---- the long-skip drafts' variants (open-aff 806562e model/atac/fusion.py) --------------------
+
+def draft_reference(tag, p, x, y):
+    """The drafts' ``<Kind>_Reduce`` fusion arithmetic (x = feature_high(xh), y = xl)."""
+    f = Ref(p)
+    if tag == 'concat':      # ConcatFuse_Reduce: the bare concatenation
+        return np.concatenate([x, y], axis=1)
+    if tag == 'ms_se':       # XplusAYforYChaFuse_Reduce: w from xh + xl, xh * w + xl
+        a = x + y
+        w = sig(f.branch('local_att', a, ('conv', 'bn')) +
+                f.branch('global_att', a, ('gap', 'conv', 'bn')))
+        return w * x + y
+    if tag == 'iaff':        # IASKCChaFuse_Reduce: the factor 2 in both selections
+        a = x + y
+        w1 = sig(f.branch('local_att', a, LOCAL) + f.branch('global_att', a, GLOBAL))
+        xi = 2 * x * w1 + 2 * y * (1 - w1)
+        w2 = sig(f.branch('local_att2', xi, LOCAL) + f.branch('global_att2', xi, GLOBAL))
+        return 2 * x * w2 + 2 * y * (1 - w2)
+    if tag == 'sk':          # SKFuse_Reduce: as the short-skip SKFuse
+        return reference('sk', p, x, y)
+    raise KeyError(tag)
+
+
+@pytest.mark.parametrize('hybridize', [False, True], ids=['imperative', 'hybrid'])
+@pytest.mark.parametrize('tag', ['concat', 'ms_se', 'iaff', 'sk'])
+def test_long_skip_draft_variants_match_numpy(tag, hybridize):
+    from gluon_aff.nn import LONG_SKIP_VARIANTS
+    block = LONG_SKIP_VARIANTS[tag](C, r=R)
+    assert block.tag == tag
+    block.initialize()
+    x, y = _inputs(seed=9)
+    block(mx.nd.array(x), mx.nd.array(y))
+    _randomise(block, seed=10)
+    want = draft_reference(tag, _params(block), x.astype(np.float64), y.astype(np.float64))
+    got = _run(block, x, y, hybridize)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_long_skip_iaff_paper_form_is_the_registry_iaff():
+    """``form='paper'`` drops the draft's factor 2: the registry iAFF's Eq. 5, same weights."""
+    from gluon_aff.nn import LONG_SKIP_VARIANTS
+    draft, registry = LONG_SKIP_VARIANTS['iaff'](C, r=R, form='paper'), build_fusion(
+        'iaff', C, r=R, form='paper')
+    x, y = _inputs(seed=12)
+    for block in (draft, registry):
+        block.initialize()
+        block(mx.nd.array(x), mx.nd.array(y))
+        _randomise(block, seed=13)
+    np.testing.assert_allclose(_run(draft, x, y, False), _run(registry, x, y, False), rtol=1e-6)

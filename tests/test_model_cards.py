@@ -50,9 +50,10 @@ def test_card_fields_typed_by_hand(name):
 
 
 def test_zoo_size_and_families():
-    # 3 CIFAR ResNet-32 + 4 CIFAR ResNeXt + 12 x 4 ResNet-20-b + ResNeXt-38 paper
-    # + 3 + 3 ImageNet final + 5 + 3 ImageNet paper + 12 x 4 Inception + 12 x 4 FPN
-    assert len(gluon_aff.get_model_list()) == 3 + 4 + 48 + 1 + 3 + 3 + 5 + 3 + 48 + 48
+    # 3 CIFAR ResNet-32 + 4 CIFAR ResNeXt + 15 x 4 ResNet-20-b + ResNeXt-38 paper
+    # + 3 + 3 ImageNet final + 5 + 3 ImageNet paper + 15 x 4 Inception + 15 x 4 FPN (draft
+    # merges) + 15 x 4 FPN '_paper' (the Fig. 3 layout)
+    assert len(gluon_aff.get_model_list()) == 3 + 4 + 60 + 1 + 3 + 3 + 5 + 3 + 60 + 60 + 60
     assert find_models(host='resnet', dataset='imagenet', version='final') == [
         'add_resnet50', 'aff_resnet50', 'iaff_resnet50']
     assert find_models(fusion='gg', dataset='imagenet') == ['gg_resnet50_paper']

@@ -37,10 +37,11 @@ def test_model_list_covers_every_manifest():
     assert set(manifest_names()) <= set(gluon_aff.get_model_list())
 
 
-def test_fusion_registry_has_the_twelve_paper_tags():
+def test_fusion_registry_has_the_paper_tags():
+    """The twelve of Tables 3, 4 and 6, and the Fig. 7 baselines (SKNet, SENet, GAU)."""
     assert sorted(gluon_aff.FUSIONS) == sorted([
         'add', 'concat', 'ms_gau', 'ms_se', 'ms_sa', 'aff', 'iaff', 'gg', 'll', 'half_aff',
-        'concat_aff', 'recursive_aff'])
+        'concat_aff', 'recursive_aff', 'sk', 'se', 'gau'])
 
 
 def test_wheel_installs_and_runs_without_the_source_tree(tmp_path):

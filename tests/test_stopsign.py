@@ -208,10 +208,44 @@ def test_builder_defaults_and_determinism(tmp_path):
         with open(os.path.join(outs[0], rel), 'rb') as a, open(os.path.join(outs[1], rel),
                                                                 'rb') as b:
             assert a.read() == b.read(), rel
-    # GluonCV's default: more than 1000 foreground pixels; none of the tiny images qualifies
-    manifest = build_stopsign(coco, str(tmp_path / 'c'))
+    # GluonCV's rule: more than 1000 foreground pixels; none of the tiny images qualifies
+    manifest = build_stopsign(coco, str(tmp_path / 'c'), preset='gluoncv')
     assert manifest['splits']['train']['images'] == 0
     assert manifest['splits']['train']['dropped_little_foreground'] == 5
+    assert (manifest['preset'], manifest['filters']['min_foreground']) == ('gluoncv', 1000)
+
+
+def test_presets_and_the_command_counts(tmp_path, capsys):
+    """The default preset keeps every image with a stop-sign pixel (the 5 train images with one,
+    the 16x16 one with 9 pixels included); 'all-crowd-ignore' paints image 2's crowd 255; flags
+    override a preset; make-stopsign prints the counts per split and writes them."""
+    from gluon_aff.commands import make_stopsign
+    coco = str(tmp_path / 'coco')
+    expected = make_tiny_coco(coco)
+    default = build_stopsign(coco, str(tmp_path / 'a'))
+    assert default['preset'] == 'all' and default['filters'] == {
+        'crowd': 'foreground', 'min_instance_area': 0, 'min_image_size': 0, 'min_foreground': 0}
+    assert [f['id'] for f in default['splits']['train']['files']] == [1, 2, 4, 5, 6]
+    ignore = build_stopsign(coco, str(tmp_path / 'b'), preset='all-crowd-ignore')
+    want = expected_mask(expected[('train', '000000000002')], crowd='ignore')
+    assert np.array_equal(read_mask(str(tmp_path / 'b'), 'train', '000000000002'), want)
+    assert ignore['splits']['train']['ignore_pixels'] == int(want.__eq__(IGNORE_LABEL).sum())
+    mixed = build_stopsign(coco, str(tmp_path / 'c'), preset='gluoncv', min_foreground=50)
+    assert mixed['preset'] == 'gluoncv (modified)' and mixed['filters']['min_foreground'] == 50
+    assert [f['id'] for f in mixed['splits']['train']['files']] == [1, 2, 4, 5]   # 6: 9 pixels
+    with pytest.raises(ValueError, match="unknown StopSign preset 'coco'"):
+        build_stopsign(coco, str(tmp_path / 'd'), preset='coco')
+    out = str(tmp_path / 'e')
+    assert make_stopsign.main(['--coco-root', coco, '--out', out, '--preset', 'gluoncv',
+                               '--min-foreground', '50', '--no-progress']) == 0
+    printed = capsys.readouterr().out
+    assert 'train: 4 images kept of 5 with a stop sign (6 source images); dropped 0 smaller ' \
+        'than 0 px, 1 with <= 50 stop-sign pixels' in printed
+    assert 'val: 1 images kept of 1 with a stop sign' in printed
+    with open(os.path.join(out, 'manifest.json')) as f:
+        written = json.load(f)
+    assert written['preset'] == 'gluoncv (modified)'
+    assert written['splits']['train']['images'] == 4
 
 
 def test_builder_errors(tmp_path):
@@ -257,3 +291,11 @@ def test_dataset_joint_transforms(tmp_path):
         StopSignSegmentation(out, split='test', mode='testval')
     with pytest.raises(ValueError, match='mode must be'):
         StopSignSegmentation(out, split='val', mode='predict')
+
+
+def test_reproduction_plan_states_the_preset():
+    from gluon_aff.data.stopsign import DEFAULT_PRESET
+    from gluon_aff.reproduce import format_plan, make_plan
+    text = format_plan(make_plan(tables=['table4'], tasks=['segmentation']))
+    assert "preset 'all': every COCO 2017 image" in text and DEFAULT_PRESET == 'all'
+    assert 'preset' not in format_plan(make_plan(tables=['table5']))

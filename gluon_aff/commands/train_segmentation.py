@@ -6,9 +6,12 @@ Examples::
         --gpus 0 --save-dir runs/fpn_aff_b1
     gluon-aff train-segmentation --resume runs/fpn_aff_b1   # continue (same flags as before)
 
-Defaults (--recipe paper): AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy; metrics
-pixel accuracy and mIoU (the paper's metric); every recipe value is a flag. Writes train.log,
-metrics.jsonl, last/best checkpoints, curves.png.
+Defaults (--recipe paper): AdaGrad, lr 0.01, poly, 300 epochs, batch 32, cross-entropy;
+validation on whole images; metrics: foreground IoU (``miou``, the paper's "mIoU" as the
+authors' code computes it), the two-class mean IoU, pixel accuracy. ``--accumulate N`` splits
+every batch in N micro-batches (the same mean gradient; see docs/segmentation.md for
+BatchNorm). Every recipe value is a flag. Writes train.log, metrics.jsonl, last/best
+checkpoints, curves.png.
 """
 import json
 import os
@@ -23,13 +26,22 @@ from ..training.recipe import add_recipe_flags, recipe_from_args
 from ..training.segmentation import plot_curves, train_segmentation
 
 
+def _reduction(text):
+    """``--r``: an integer or a preset name (gluon_aff.nn.R_PRESETS)."""
+    return int(text) if text.isdigit() else text
+
+
 def parse_args(argv=None):
     p = make_parser(__doc__)
     p.add_argument('--data-dir', default=os.path.join('~', '.mxnet', 'datasets', 'stopsign'),
                    help='folder written by make-stopsign')
     p.add_argument('--model', default='fpn_aff_resnet_b1', help='an fpn_<tag>_resnet_b<b> name')
     p.add_argument('--form', choices=['original', 'paper'], default='original')
-    p.add_argument('--upsample', choices=['nearest', 'bilinear'], default='nearest')
+    p.add_argument('--upsample', choices=['nearest', 'bilinear'], default=None,
+                   help="default: the model's (bilinear for the draft merges, nearest for _paper)")
+    p.add_argument('--r', type=_reduction, default=None,
+                   help='reduction ratio of the fusions: an integer or a preset (table4: the '
+                        "equal budgets of Sec. 5.1.2); default: the model's (4)")
     add_recipe_flags(p, 'segmentation')
     add_device_flags(p)
     p.add_argument('-j', '--num-workers', type=int, default=4)
@@ -55,12 +67,16 @@ def main(argv=None):
         sizes = dict(base_size=recipe.base_size, crop_size=recipe.crop_size)
         train_set = StopSignSegmentation(args.data_dir, 'train', **sizes)
         val_set = StopSignSegmentation(args.data_dir, 'val', **sizes)
-        kwargs = dict(classes=train_set.num_class, form=args.form, upsample=args.upsample)
+        kwargs = dict(classes=train_set.num_class, form=args.form)
+        kwargs.update((k, v) for k, v in (('upsample', args.upsample), ('r', args.r))
+                      if v is not None)
         net = get_model(args.model, **kwargs)
     with Run(save_dir, resume=resume, overwrite=overwrite) as run:
         run.logger.info('data: StopSign images and masks from %s (manifest.json of '
-                        'make-stopsign): %d train / %d val images', os.path.expanduser(
-                            args.data_dir), len(train_set), len(val_set))
+                        'make-stopsign, preset %s): %d train / %d val images',
+                        os.path.expanduser(args.data_dir),
+                        train_set.manifest.get('preset', 'unrecorded'), len(train_set),
+                        len(val_set))
         run.logger.info('labels: %s', ', '.join(StopSignSegmentation.CLASSES))
         with user_input(except_in=(fit,)):
             result = train_segmentation(

@@ -13,16 +13,21 @@ Layout written by :func:`build_stopsign` (``scripts/make_stopsign.py``)::
 
 Mask rendering (pycocotools): polygons, uncompressed RLE (crowd annotations) and compressed RLE
 are all decoded with ``pycocotools.mask``; only "stop sign" annotations are painted. Filters (all
-recorded in the manifest):
+recorded in the manifest, with the preset they came from):
 
-* ``crowd``: what ``iscrowd=1`` regions become - ``'foreground'`` (default; GluonCV's
-  ``COCOSegmentation`` paints every annotation, crowd included), ``'ignore'`` or
-  ``'background'``;
+* ``crowd``: what ``iscrowd=1`` regions become - ``'foreground'`` (GluonCV's ``COCOSegmentation``
+  paints every annotation, crowd included), ``'ignore'`` or ``'background'``;
 * ``min_instance_area``: a (non-crowd) instance with fewer rendered pixels becomes ``ignore``
-  (default 0: none; GluonCV has no per-instance filter);
-* ``min_image_size``: images whose shorter side is smaller are dropped (default 0: none);
+  (GluonCV has no per-instance filter);
+* ``min_image_size``: images whose shorter side is smaller are dropped;
 * ``min_foreground``: images with ``min_foreground`` stop-sign pixels or fewer are dropped
-  (default 1000, GluonCV ``COCOSegmentation``'s "more than 1k pixels" rule).
+  (GluonCV ``COCOSegmentation``'s "more than 1k pixels" rule is 1000).
+
+Presets (:data:`PRESETS`; explicit filter values override them): ``all`` (default) = every COCO
+image with a stop-sign pixel, crowds as foreground - the paper's "COCO images containing a stop
+sign", small signs included (Fig. 8); ``gluoncv`` = GluonCV's rule, only images with more than
+1000 stop-sign pixels (it drops the small signs); ``all-crowd-ignore`` = ``all`` with crowd
+regions ignored in loss and metrics.
 
 Splits are COCO's own: ``train<year>`` -> ``train``, ``val<year>`` -> ``val``. Images are processed
 in ascending image id, masks are written as PNG and the manifest with sorted keys, so the output
@@ -41,8 +46,9 @@ from gluoncv.data.segbase import SegmentationDataset
 from mxnet import cpu
 from mxnet import ndarray as nd
 
-__all__ = ['CATEGORY_NAME', 'IGNORE_LABEL', 'CROWD_MODES', 'instance_mask', 'render_mask',
-           'build_stopsign', 'StopSignSegmentation']
+__all__ = ['CATEGORY_NAME', 'IGNORE_LABEL', 'CROWD_MODES', 'PRESETS', 'DEFAULT_PRESET',
+           'instance_mask', 'render_mask', 'build_stopsign', 'split_summary',
+           'StopSignSegmentation']
 
 #: COCO category of the subset
 CATEGORY_NAME = 'stop sign'
@@ -52,6 +58,17 @@ IGNORE_LABEL = 255
 CROWD_MODES = ('foreground', 'ignore', 'background')
 SPLITS = ('train', 'val')
 MANIFEST = 'manifest.json'
+
+#: builder presets: name -> filter values (module docstring, docs/segmentation.md)
+PRESETS = {
+    'all': dict(crowd='foreground', min_instance_area=0, min_image_size=0, min_foreground=0),
+    'gluoncv': dict(crowd='foreground', min_instance_area=0, min_image_size=0,
+                    min_foreground=1000),
+    'all-crowd-ignore': dict(crowd='ignore', min_instance_area=0, min_image_size=0,
+                             min_foreground=0),
+}
+#: the preset of :func:`build_stopsign`, make-stopsign and the reproduction plan
+DEFAULT_PRESET = 'all'
 
 
 def _mask_api():
@@ -135,8 +152,9 @@ def _load_split(coco_root, split, year):
     return coco, matches[0], os.path.join(coco_root, '%s%s' % (split, year))
 
 
-def build_stopsign(coco_root, out_dir, year='2017', crowd='foreground', min_instance_area=0,
-                   min_image_size=0, min_foreground=1000, splits=SPLITS, progress=False):
+def build_stopsign(coco_root, out_dir, year='2017', preset=DEFAULT_PRESET, crowd=None,
+                   min_instance_area=None, min_image_size=None, min_foreground=None,
+                   splits=SPLITS, progress=False):
     """Build the StopSign subset of COCO under ``out_dir``; return the manifest dict.
 
     Parameters
@@ -147,19 +165,30 @@ def build_stopsign(coco_root, out_dir, year='2017', crowd='foreground', min_inst
         Output folder (created; existing files of the same names are overwritten).
     year : str, default '2017'
         COCO release whose own train/val split is used.
-    crowd : {'foreground', 'ignore', 'background'}, default 'foreground'
+    preset : str, default 'all'
+        Filter values of :data:`PRESETS`; the four arguments below override them (None: the
+        preset's).
+    crowd : {'foreground', 'ignore', 'background'}
         What crowd annotations become.
-    min_instance_area : int, default 0
+    min_instance_area : int
         Non-crowd instances with fewer pixels become ``ignore``.
-    min_image_size : int, default 0
+    min_image_size : int
         Drop images whose shorter side is smaller.
-    min_foreground : int, default 1000
+    min_foreground : int
         Drop images with this many stop-sign pixels or fewer.
     splits : tuple of str
         Splits to build.
     progress : bool
         Show a tqdm bar.
     """
+    if preset not in PRESETS:
+        raise ValueError('unknown StopSign preset %r; choose one of %s'
+                         % (preset, ', '.join(sorted(PRESETS))))
+    given = dict(crowd=crowd, min_instance_area=min_instance_area,
+                 min_image_size=min_image_size, min_foreground=min_foreground)
+    filters = dict(PRESETS[preset], **{k: v for k, v in given.items() if v is not None})
+    crowd, min_instance_area = filters['crowd'], filters['min_instance_area']
+    min_image_size, min_foreground = filters['min_image_size'], filters['min_foreground']
     if crowd not in CROWD_MODES:
         raise ValueError('crowd must be one of %s, got %r' % (CROWD_MODES, crowd))
     for name, value in (('min_instance_area', min_instance_area),
@@ -174,9 +203,8 @@ def build_stopsign(coco_root, out_dir, year='2017', crowd='foreground', min_inst
     manifest = {
         'dataset': 'StopSign', 'source': 'COCO %s instances' % year,
         'category': None, 'labels': {'background': 0, 'stop sign': 1, 'ignore': IGNORE_LABEL},
-        'filters': {'crowd': crowd, 'min_instance_area': min_instance_area,
-                    'min_image_size': min_image_size, 'min_foreground': min_foreground},
-        'splits': {}}
+        'filters': filters, 'splits': {},
+        'preset': preset if filters == PRESETS[preset] else '%s (modified)' % preset}
     for split in splits:
         coco, cat_id, image_dir = _load_split(coco_root, split, year)
         manifest['category'] = {'id': cat_id, 'name': CATEGORY_NAME}
@@ -228,6 +256,21 @@ def build_stopsign(coco_root, out_dir, year='2017', crowd='foreground', min_inst
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write('\n')
     return manifest
+
+
+def split_summary(manifest):
+    """One line per split of a manifest: images kept, dropped by each filter, instances."""
+    lines = []
+    for split, c in sorted(manifest['splits'].items()):
+        lines.append('%s: %d images kept of %d with a stop sign (%d source images); dropped %d '
+                     'smaller than %d px, %d with <= %d stop-sign pixels; %d instances (%d crowd, '
+                     '%d tiny); %d foreground / %d ignore / %d pixels'
+                     % (split, c['images'], c['images_with_category'], c['source_images'],
+                        c['dropped_small_image'], manifest['filters']['min_image_size'],
+                        c['dropped_little_foreground'], manifest['filters']['min_foreground'],
+                        c['instances'], c['crowd_instances'], c['tiny_instances'],
+                        c['foreground_pixels'], c['ignore_pixels'], c['total_pixels']))
+    return lines
 
 
 class StopSignSegmentation(SegmentationDataset):

@@ -12,7 +12,8 @@ code are covered, plus two hosts built from the paper:
 * paper-version open-aff (the ablation tables): ``cifar_<tag>_resnet_b{1..4}`` for every fusion
   tag, ``cifar_aff_resnext38_32x4d_paper``, ``{aff,iaff,gg,ll}_resnet50_paper``,
   ``{aff,iaff}_resnext50_32x4d_paper``;
-* built from the paper: ``cifar_<tag>_inception_resnet_b{1..4}``, ``fpn_<tag>_resnet_b{1..4}``;
+* built from the paper and the authors' drafts: ``cifar_<tag>_inception_resnet_b{1..4}``,
+  ``fpn_<tag>_resnet_b{1..4}`` (draft merges) and ``fpn_<tag>_resnet_b{1..4}_paper`` (Fig. 3);
 
 plus the plain baselines built by the same code (``fusion='add'``): ``cifar_add_resnet32``,
 ``add_resnet50``, ``add_resnet50_paper``, ``add_resnext50_32x4d``, ``add_resnext50_32x4d_paper``.
@@ -24,7 +25,7 @@ from mxnet import cpu
 
 from ..nn.fusion import FUSIONS
 from .cifar_resnet import CIFARAFFResNet
-from .fpn import AFFFPNResNet
+from .fpn import DRAFT_MERGE_NAMES, AFFFPNResNet
 from .inception import CIFARInceptionResNet
 from .model_store import DEFAULT_ROOT, get_model_file
 from .registry import (get_model, get_model_card, get_model_list,  # noqa: F401
@@ -182,8 +183,8 @@ def get_cifar_inception_resnet(fusion='aff', blocks=1, pretrained=False, ctx=cpu
     return _finish(CIFARInceptionResNet(**args), name, pretrained, ctx, root)
 
 
-def get_fpn_resnet(fusion='aff', blocks=1, pretrained=False, ctx=cpu(), root=DEFAULT_ROOT,
-                   name=None, **kwargs):
+def get_fpn_resnet(fusion='aff', blocks=1, merge='draft', pretrained=False, ctx=cpu(),
+                   root=DEFAULT_ROOT, name=None, **kwargs):
     """ResNet-20-b + FPN segmentation host (:class:`AFFFPNResNet`), widths 16-16-32-64, 2 classes.
 
     Parameters
@@ -192,11 +193,14 @@ def get_fpn_resnet(fusion='aff', blocks=1, pretrained=False, ctx=cpu(), root=DEF
         Registry tag of the fusion of the top-down merges.
     blocks : int, default 1
         Backbone blocks per stage ``b``.
+    merge : {'draft', 'paper'}, default 'draft'
+        Layout of the merges: the authors' long-skip drafts (``feature_high`` - fusion - ``post``
+        3x3 at each level's width, bilinear, FCN head) or the one built from Fig. 3 alone.
     **kwargs
-        Override constructor arguments (``channels``, ``classes``, ``upsample``...).
+        Override constructor arguments (``channels``, ``classes``, ``r``, ``upsample``...).
     """
     args = dict(layers=[blocks] * 3, channels=[16, 16, 32, 64], classes=2, fusion=fusion, r=4,
-                shortcut='conv')
+                shortcut='conv', merge=merge)
     args.update(kwargs)
     return _finish(AFFFPNResNet(**args), name, pretrained, ctx, root)
 
@@ -272,10 +276,21 @@ def _declare():
         host='inception_resnet',
         source='built from the paper (Fig. 3) after ' + _PAPER + ' model/atac ResNet20V2DyReF '
         '(unfinished); no original checkpoints')
+    # ResNet-20-b + FPN: the names without a suffix follow the authors' long-skip drafts (the
+    # default merge='draft'); '_paper' marks the layout built from Fig. 3 alone (merge='paper')
     register_family(
         'fpn_{fusion}_resnet_b{blocks}', get_fpn_resnet,
-        dict(fusion=tuple(FUSIONS), blocks=PAPER_BLOCKS), dataset='stopsign', version='built',
-        host='fpn_resnet', source='built from the paper (Fig. 3, Table 2); no original code')
-
+        dict(fusion=tuple(FUSIONS), blocks=PAPER_BLOCKS), kwargs=dict(merge='draft'),
+        dataset='stopsign', version='built', host='fpn_resnet', askc_names=DRAFT_MERGE_NAMES,
+        source='built after the authors\' drafts: merges {askc} in the layout of ' + _PAPER +
+        ' model/atac/fusion.py <Kind>_Reduce, wired as open-acm ASKCResNetFPN (bilinear '
+        'upsampling, GluonCV _FCNHead), on the paper\'s ResNet-20-b (b={blocks}); no original FPN '
+        'host or checkpoints')
+    register_family(
+        'fpn_{fusion}_resnet_b{blocks}_paper', get_fpn_resnet,
+        dict(fusion=tuple(FUSIONS), blocks=PAPER_BLOCKS), kwargs=dict(merge='paper'),
+        dataset='stopsign', version='built', host='fpn_resnet',
+        source='built from the paper (Fig. 3, Table 2) alone: 1x1 laterals to width 64, '
+        'fusion without a 3x3 merge, nearest upsampling, BN-ReLU-1x1 head; no original code')
 
 _declare()

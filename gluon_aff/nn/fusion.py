@@ -26,8 +26,9 @@ from mxnet.gluon.block import Block, HybridBlock
 
 __all__ = ['MSCAM', 'DirectAddFuse', 'ConcatFuse', 'AFF', 'iAFF', 'GlobalGlobalFuse',
            'LocalLocalFuse', 'MSGAUFuse', 'MSSEFuse', 'MSSAFuse', 'HalfAFF', 'ConcatAFF',
-           'RecursiveAFF', 'FUSIONS', 'FUSION_ALIASES', 'register_fusion', 'build_fusion',
-           'resolve_fusion', 'check_reduction', 'context_branch']
+           'RecursiveAFF', 'SKFuse', 'SEFuse', 'GAUFuse', 'FUSIONS', 'FUSION_ALIASES',
+           'R_PRESETS', 'DEFAULT_R', 'register_fusion', 'build_fusion', 'resolve_fusion',
+           'reduction_ratio', 'check_reduction', 'context_branch', 'LONG_SKIP_VARIANTS']
 
 FORMS = ('original', 'paper')
 
@@ -407,6 +408,177 @@ class RecursiveAFF(_TwoStageFusion):
         return self.select(F, x, residual, wei, 1)
 
 
+# ---- Fig. 7 baselines: SKNet (same layer), SENet (short skip), GAU-FPN (long skip) -----------
+# The paper-version open-aff model/fusion.py (806562e) has all three as short-skip fusions
+# (``askc_type`` 'SKFuse', 'SEFuse', 'GAUFuse' of ResBlockV2ASKC); its model/atac/fusion.py has
+# the long-skip SK and GAU (``SKFuse_Reduce``, ``GAUChaFuse_Reduce``), and model/atac/
+# convolution.py the same-layer SK cell (``SKConv``). The layers and names below are those of
+# model/fusion.py; docs/segmentation.md lists where the drafts differ.
+
+@register_fusion('sk', 'SKFuse')
+class SKFuse(_Fusion):
+    """Selective-kernel fusion of SKNet (Li et al., 2019) (tag ``sk``; original ``SKFuse``).
+
+    ``a = softmax over the pair of GlobalAtt(x + residual)``, ``GlobalAtt = GAP - conv1x1(C/r) -
+    BN - ReLU - conv1x1(2C) - BN`` (channel ``c`` of the first half weights ``x``, of the second
+    half ``residual``). ``original`` form: ``2 * (x * a_1 + residual * a_2)`` (the factor 2 of the
+    original's ``SKFuse`` and of the long-skip draft ``SKFuse_Reduce``); ``paper`` form:
+    ``residual * a_1 + x * a_2`` (the same-layer draft ``SKConv``: ``x3 * a_1 + x5 * a_2``
+    called as ``fuse(x5, x3)``, no factor 2).
+
+    Parameters
+    ----------
+    channels : int
+        Channels C of both inputs.
+    r : int, default 4
+        Reduction ratio of the bottleneck (the original hard-codes C // 4; SKNet uses
+        ``max(C / 16, 32)``).
+    form : {'original', 'paper'}
+    """
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(SKFuse, self).__init__(channels, r, **kwargs)
+        with self.name_scope():
+            self.global_att = context_branch(2 * channels, self.inter_channels, pooled=True)
+
+    def hybrid_forward(self, F, x, residual):
+        logits = F.reshape(self.global_att(x + residual), (0, 2, -1, 0))   # (N, 2, C, 1)
+        wei = F.softmax(logits, axis=1)
+        first = F.reshape(F.slice_axis(wei, axis=1, begin=0, end=1), (0, -1, 1, 1))
+        second = F.reshape(F.slice_axis(wei, axis=1, begin=1, end=2), (0, -1, 1, 1))
+        if self.form == 'paper':
+            x, residual = residual, x
+        out = F.broadcast_mul(x, first) + F.broadcast_mul(residual, second)
+        return out * 2 if self.form == 'original' else out
+
+
+def _gated_global_branch(channels, inter_channels, reduce):
+    """``GAP - [conv1x1(C/r) - BN - ReLU -] conv1x1(C) - BN - sigmoid`` (keys as the original's
+    ``global_att`` of ``SEFuse`` / ``GAUFuse``: the sigmoid is the last layer of the branch)."""
+    branch = context_branch(channels, inter_channels, pooled=True, reduce=reduce)
+    branch.add(nn.Activation('sigmoid'))
+    return branch
+
+
+@register_fusion('se', 'SEFuse')
+class SEFuse(_Fusion):
+    """SENet refinement (Hu et al., 2018), ``residual + G(x) * x`` (tag ``se``; original
+    ``SEFuse``). ``G = GAP - conv1x1(C/r) - BN - ReLU - conv1x1(C) - BN - sigmoid``: the original's
+    layers (SENet's own excitation has no BN). ``form`` is ignored (Table 1's SENet row).
+
+    Parameters
+    ----------
+    channels : int
+    r : int, default 4
+        Reduction ratio (the original's default 4 in the CIFAR blocks, 16 in its bottlenecks;
+        SENet uses 16).
+    """
+
+    def __init__(self, channels=64, r=4, **kwargs):
+        super(SEFuse, self).__init__(channels, r, **kwargs)
+        with self.name_scope():
+            self.global_att = _gated_global_branch(channels, self.inter_channels, reduce=True)
+
+    def hybrid_forward(self, F, x, residual):
+        return residual + F.broadcast_mul(x, self.global_att(x))
+
+
+@register_fusion('gau', 'GAUFuse')
+class GAUFuse(_Fusion):
+    """Global attention upsample of PAN (Li et al., 2018), ``G(x) * residual + x`` (tag ``gau``;
+    original ``GAUFuse``): ``x`` (the high-level input) gates ``residual`` with ``G = GAP -
+    conv1x1(C) - BN - sigmoid``, a single convolution as in the original and its long-skip draft
+    ``GAUChaFuse_Reduce``; ``r`` and ``form`` are ignored (Table 1's GAU row)."""
+
+    def __init__(self, channels=64, r=1, **kwargs):
+        super(GAUFuse, self).__init__(channels, 1, **kwargs)
+        with self.name_scope():
+            self.global_att = _gated_global_branch(channels, channels, reduce=False)
+
+    def hybrid_forward(self, F, x, residual):
+        return F.broadcast_mul(residual, self.global_att(x)) + x
+
+
+# ---- the long-skip drafts' own arithmetic (open-aff 806562e model/atac/fusion.py) ------------
+# The FPN host's ``merge='draft'`` (gluon_aff/model_zoo/fpn.py) wraps a fusion in the drafts'
+# ``<Kind>_Reduce`` layout. For most tags the draft computes exactly the registry fusion; these
+# are the exceptions (not registered: the tag stays the registry's).
+
+class DraftConcatenation(HybridBlock):
+    """``ConcatFuse_Reduce``'s fusion: the bare ``concat([xh, xl])`` (``2C`` channels); the
+    merge's ``post`` 3x3 convolution does the learning (no BN + 1x1 as in the short skip)."""
+    tag = 'concat'
+
+    def __init__(self, channels=64, r=None, form='original', **kwargs):
+        super(DraftConcatenation, self).__init__(**kwargs)
+        self.channels, self.form = channels, form
+
+    def hybrid_forward(self, F, x, residual):
+        return F.concat(x, residual, dim=1)
+
+
+class DraftMSSEFuse(MSSEFuse):
+    """``XplusAYforYChaFuse_Reduce``: ``residual + M(x + residual) * x`` (the short-skip MS-SE
+    weights from ``x`` alone; this draft from the sum)."""
+
+    def hybrid_forward(self, F, x, residual):
+        xa = x + residual
+        return residual + _weights(F, self.local_att(xa), self.global_att(xa)) * x
+
+
+class DraftIAFF(iAFF):  # pylint: disable=invalid-name
+    """``IASKCChaFuse_Reduce``: iAFF with the factor 2 in both selections (``original`` form),
+    ``xi = 2 (x w1 + residual (1 - w1))``, ``out = 2 (x w2 + residual (1 - w2))``; the ``paper``
+    form is the registry iAFF's. (The draft also reuses the name ``xl`` for ``local_att(xa)``,
+    so its selections mix ``local_att(xa)`` instead of the low-level map; not reproduced, see
+    docs/segmentation.md.)"""
+
+    def hybrid_forward(self, F, x, residual):
+        factor = 2 if self.form == 'original' else 1
+        xa = x + residual
+        xi = self.select(F, x, residual, _weights(F, self.local_att(xa), self.global_att(xa)),
+                         factor)
+        wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
+        return self.select(F, x, residual, wei2, factor)
+
+
+class DraftSKFuse(SKFuse):
+    """``SKFuse_Reduce``: the registry SK; the draft names its branch ``attention``."""
+    draft_names = {'global_att': 'attention'}
+
+
+#: registry tag -> the long-skip draft's variant, where its arithmetic or layout differs
+LONG_SKIP_VARIANTS = {'concat': DraftConcatenation, 'ms_se': DraftMSSEFuse, 'iaff': DraftIAFF,
+                      'sk': DraftSKFuse}
+
+#: reduction ratio of every fusion not named by a preset (Table 2: r = 4 in ResNet-20-b,
+#: Inception-ResNet-20-b and ResNet-20-b + FPN)
+DEFAULT_R = 4
+
+#: named ``r`` per fusion tag: ``'table4'`` = Sec. 5.1.2's ratios "to keep the parameter budget
+#: the same" in Table 4 (r = 2 for MS-GAU, MS-SE, MS-SA and AFF, r = 4 for iAFF; the MS-*
+#: baselines have no bottleneck, so their entries change nothing); tags absent: DEFAULT_R
+R_PRESETS = {'table2': {}, 'table4': {'ms_gau': 2, 'ms_se': 2, 'ms_sa': 2, 'aff': 2, 'iaff': 4}}
+
+
+def reduction_ratio(fusion, r):
+    """The integer reduction ratio of ``fusion`` given ``r``.
+
+    ``r`` is an int (every fusion), a preset name of :data:`R_PRESETS` or a mapping ``{tag:
+    r}`` (fusions absent from it get :data:`DEFAULT_R`). ``fusion`` is a tag, an original name,
+    or a block class/callable (looked up by its ``tag`` attribute).
+    """
+    if isinstance(r, str):
+        if r not in R_PRESETS:
+            raise ValueError('unknown r preset %r; choose an integer or one of %s'
+                             % (r, ', '.join(sorted(R_PRESETS))))
+        r = R_PRESETS[r]
+    if isinstance(r, dict):
+        tag = resolve_fusion(fusion) if isinstance(fusion, str) else getattr(fusion, 'tag', None)
+        return r.get(tag, DEFAULT_R)
+    return r
+
+
 def resolve_fusion(name):
     """Return the registry tag for a tag or an original ``askc_type`` name."""
     if name in FUSIONS:
@@ -429,11 +601,13 @@ def build_fusion(fusion, channels, r=4, form='original'):
         signature names them (registered classes get both).
     channels : int
         Channels of both inputs.
-    r : int, default 4
-        Channel reduction ratio (ignored by ``add``, ``concat`` and the MS-* baselines).
+    r : int, str or dict, default 4
+        Channel reduction ratio (ignored by ``add``, ``concat``, ``gau`` and the MS-* baselines),
+        or a preset name / ``{tag: r}`` mapping giving each fusion its own (:func:`reduction_ratio`).
     form : {'original', 'paper'}
         Argument convention, see :meth:`_Fusion.select`.
     """
+    r = reduction_ratio(fusion, r)
     if isinstance(fusion, str):
         return FUSIONS[resolve_fusion(fusion)](channels=channels, r=r, form=form)
     if not callable(fusion):

@@ -191,6 +191,13 @@ def format_plan(entries, fmt='text', python='python'):
                   '# already done (see docs/reproducing.md) is skipped; a stopped one makes its',
                   '# training script refuse the folder: add --resume to continue it.',
                   'set -euo pipefail', '']
+    if any(entry.run.task == 'segmentation' for entry in entries):
+        from ..data.stopsign import DEFAULT_PRESET
+        lines += ['# StopSign runs read --data-dir (default ~/.mxnet/datasets/stopsign) built by',
+                  '# gluon-aff make-stopsign --coco-root COCO --out DIR (preset %r: every COCO '
+                  '2017 image' % DEFAULT_PRESET,
+                  '# with a stop sign; docs/segmentation.md); validation on whole images, '
+                  'val_miou = stop-sign IoU', '']
     for entry in entries:
         lines.append('# %s (%d epochs): %s' % (entry.name, entry.epochs, '; '.join(
             c.cell_id for c in entry.cells)))

@@ -9,7 +9,8 @@ API
 :func:`fit` ``(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
 batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True, resume=False,
 seed=None, rank=0, best_key='val_acc', best_mode='max', checkpoint_info=None, callbacks=(),
-logger=None, progress=True, loss_scaler=None, model=None, batch_callbacks=())`` runs epochs
+logger=None, progress=True, loss_scaler=None, model=None, batch_callbacks=(),
+forward_backward=None)`` runs epochs
 ``[start, epochs)`` and
 returns a dict
 ``{'best': value, 'best_epoch': int, 'last': last metrics row, 'save_dir': path}``.
@@ -30,6 +31,10 @@ returns a dict
   for mixup / label smoothing (targets may be soft labels). ``loss_fn(output, target)`` returns
   per-sample losses (default ``SoftmaxCrossEntropyLoss``). ``trainer.step`` is called with the
   number of samples in the batch, so the gradient is the mean over the whole (multi-device) batch.
+* ``forward_backward(net, data_list, target_list, loss_fn)``: replaces the recorded forward and
+  the backward pass, returning ``(outputs, losses)`` (one entry per context) with the gradients
+  in place, e.g. gradient accumulation over micro-batches
+  (:func:`~gluon_aff.training.segmentation.accumulating_forward_backward`).
 * ``loss_scaler(losses, trainer)``: a context manager yielding the losses to differentiate,
   e.g. ``mxnet.contrib.amp.scale_loss`` for AMP's dynamic loss scaling (after
   ``amp.init_trainer(trainer)``). The logged loss stays the unscaled one.
@@ -177,7 +182,7 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
         batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True,
         resume=False, seed=None, rank=0, best_key='val_acc', best_mode='max',
         checkpoint_info=None, callbacks=(), logger=None, progress=True, loss_scaler=None,
-        model=None, batch_callbacks=()):
+        model=None, batch_callbacks=(), forward_backward=None):
     """Train ``net`` for epochs ``[start, epochs)``; see the module docstring for every argument.
 
     Returns ``{'best': best value or None, 'best_epoch': int or None, 'last': last row or None,
@@ -185,6 +190,8 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
     """
     if best_mode not in ('max', 'min'):
         raise ValueError("best_mode must be 'max' or 'min', got %r" % (best_mode,))
+    if forward_backward is not None and loss_scaler is not None:
+        raise ValueError('forward_backward and loss_scaler cannot be combined')
     if epochs <= 0:
         raise ValueError('epochs must be positive, got %d' % epochs)
     ctx = as_context_list(ctx)
@@ -224,14 +231,17 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
             targets = labels
             if batch_transform is not None:
                 data, targets = batch_transform(data, labels, epoch)
-            with autograd.record():
-                outputs = [net(x) for x in data]
-                losses = [loss_fn(out, tgt) for out, tgt in zip(outputs, targets)]
-                if loss_scaler is not None:
-                    with loss_scaler(losses, trainer) as scaled:
-                        autograd.backward(scaled)
-            if loss_scaler is None:
-                autograd.backward(losses)
+            if forward_backward is not None:
+                outputs, losses = forward_backward(net, data, targets, loss_fn)
+            else:
+                with autograd.record():
+                    outputs = [net(x) for x in data]
+                    losses = [loss_fn(out, tgt) for out, tgt in zip(outputs, targets)]
+                    if loss_scaler is not None:
+                        with loss_scaler(losses, trainer) as scaled:
+                            autograd.backward(scaled)
+                if loss_scaler is None:
+                    autograd.backward(losses)
             batch_loss = sum(float(l.sum().asscalar()) for l in losses)
             check_finite(batch_loss, epoch, i, good_checkpoint)
             batch_size = sum(x.shape[0] for x in data)

@@ -122,8 +122,12 @@ class Recipe(object):
                             tasks=('segmentation',))
     crop_size: int = _field(480, 'crop size of the joint segmentation augmentation',
                             tasks=('segmentation',))
-    accumulate: int = _field(1, 'batches whose gradients are summed per update',
+    accumulate: int = _field(1, 'micro-batches per update: 2 runs batch 32 as 2 x 16 images, the '
+                                'same mean gradient (docs/segmentation.md: memory, BatchNorm)',
                              tasks=('segmentation',))
+    val_mode: str = _field('full', 'per-epoch validation: full images (the drafts\'), sliding '
+                                   'windows or centre crops', tasks=('segmentation',),
+                           choices=('full', 'sliding', 'crop'))
     teacher: str = _field(None, 'knowledge distillation teacher: a gluoncv model-zoo name '
                                 '(pretrained, as the original) or a gluon-aff run folder / '
                                 'checkpoint', tasks=('imagenet',), metavar='NAME_OR_RUN')
@@ -172,6 +176,13 @@ class Recipe(object):
             raise ValueError('accumulate (%d) must be >= 1, log_interval (%d) and lr_ref_batch '
                              '(%d) >= 0' % (self.accumulate, self.log_interval,
                                             self.lr_ref_batch))
+        if not self.per_device_batch and self.batch_size % self.accumulate:
+            raise ValueError('batch size %d does not split into %d micro-batches (accumulate): '
+                             'use a multiple of %d' % (self.batch_size, self.accumulate,
+                                                       self.accumulate))
+        if self.val_mode not in ('full', 'sliding', 'crop'):
+            raise ValueError("val_mode must be 'full', 'sliding' or 'crop', got %r"
+                             % (self.val_mode,))
         if not 0.0 <= self.hard_weight <= 1.0 or self.temperature <= 0:
             raise ValueError('hard_weight must be in [0, 1] and temperature positive, got %r, '
                              '%r' % (self.hard_weight, self.temperature))
