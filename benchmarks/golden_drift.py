@@ -17,7 +17,8 @@ import sys
 import mxnet as mx
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
-from helpers import golden_error, load_manifest, load_seeded, manifest_names, seeded_input  # noqa: E402,E501
+from helpers import (golden_error, load_manifest, load_seeded, manifest_names,  # noqa: E402
+                     seeded_input)
 
 import gluon_aff  # noqa: E402
 

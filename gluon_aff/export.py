@@ -32,7 +32,8 @@ def _fill_fixed_gammas(net):
     net.apply(visit)
 
 
-def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None):
+def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None,
+                 precision=None, calib_data=None):
     """Hybridize and export zoo model ``name``.
 
     Parameters
@@ -48,6 +49,12 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
         ``(N, C, H, W)`` fixed in the ONNX graph; default the model's input size, batch 1.
     onnx : bool, default False
         Also write ``{name}.onnx``.
+    precision : {None, 'fp32', 'bf16', 'int8'}
+        Export the CPU inference graph of :func:`gluon_aff.deploy.optimize` at this precision
+        (MKLDNN-fused, needs MXNet's CPU build to load) instead of the plain graph; not with
+        ``onnx``.
+    calib_data : list of NDArray, optional
+        Calibration batches for ``precision='int8'``.
 
     Returns
     -------
@@ -60,6 +67,9 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     from .model_zoo.convert import load_original
     from .summary import default_input_shape
     ctx = ctx or mx.cpu()
+    if precision and onnx:
+        raise ValueError('ONNX export takes the plain float32 graph; --precision %s is for '
+                         'MXNet CPU deployment' % precision)
     net = get_model(name)
     shape = tuple(input_shape) if input_shape else default_input_shape(name, net)
     if params:
@@ -69,9 +79,12 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     net.hybridize()
     net(mx.nd.zeros(shape, ctx=ctx))
     _fill_fixed_gammas(net)
+    if precision:
+        from .deploy import optimize
+        net = optimize(net, mx.nd.zeros(shape, ctx=ctx), precision, calib_data)
     os.makedirs(out_dir, exist_ok=True)
-    prefix = os.path.join(out_dir, name)
-    net.export(prefix, epoch=0)
+    prefix = os.path.join(out_dir, name + ('-' + precision if precision else ''))
+    net.export(prefix, epoch=0, remove_amp_cast=False)
     paths = dict(symbol=prefix + '-symbol.json', params=prefix + '-0000.params')
     if onnx:
         try:
@@ -86,6 +99,19 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     return paths
 
 
+def _calib_batches(path, batch_size=32):
+    """The ``(N, 3, H, W)`` array in ``path`` (.npy) as a list of NDArray batches."""
+    import mxnet as mx
+    import numpy as np
+    if not os.path.isfile(path):
+        raise FileNotFoundError('calibration file %s not found' % path)
+    images = np.load(path)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError('%s must hold an (N, 3, H, W) array of inputs, got shape %s'
+                         % (path, images.shape))
+    return [mx.nd.array(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+
+
 def main(argv=None):
     import argparse
     parser = argparse.ArgumentParser(description='Export a gluon-aff model (symbol/params, ONNX).')
@@ -96,9 +122,16 @@ def main(argv=None):
     parser.add_argument('--input-size', type=int, default=None,
                         help='square input size of the ONNX graph (default: model input size)')
     parser.add_argument('--onnx', action='store_true', help='also write MODEL.onnx')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'int8'], default=None,
+                        help='export the CPU inference graph (gluon_aff.deploy) at this precision')
+    parser.add_argument('--calib', default=None, metavar='FILE.npy',
+                        help='int8 calibration inputs: an (N, 3, H, W) float32 array, '
+                             'preprocessed like the real inputs')
     args = parser.parse_args(argv)
     shape = (1, 3, args.input_size, args.input_size) if args.input_size else None
-    for kind, path in export_model(args.model, args.out, args.params, shape, args.onnx).items():
+    calib = _calib_batches(args.calib) if args.calib else None
+    for kind, path in export_model(args.model, args.out, args.params, shape, args.onnx,
+                                   precision=args.precision, calib_data=calib).items():
         print('%-6s %s' % (kind, path))
     return 0
 

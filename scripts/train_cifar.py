@@ -78,6 +78,9 @@ def parse_args(argv=None):
     g.add_argument('--save-dir', default=None, help='default runs/<model>-<labels>-<recipe>')
     g.add_argument('--resume', metavar='DIR', help='continue the run saved in DIR')
     g.add_argument('--no-hybridize', action='store_true')
+    g.add_argument('--amp', choices=['bfloat16', 'float16'], default=None,
+                   help='mixed precision with mxnet.contrib.amp: bfloat16 on CPUs (avx512_bf16), '
+                        'float16 on GPUs')
     g.add_argument('--no-progress', action='store_true', help='no tqdm bar')
     return p.parse_args(argv)
 
@@ -130,7 +133,7 @@ def main(argv=None):
                                   classes=args.classes, seed=args.seed, resume=bool(args.resume),
                                   num_workers=args.num_workers, checkpoint_info=info,
                                   hybridize=not args.no_hybridize, logger=logger,
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress, amp=args.amp)
     except NonFiniteLossError as err:
         logger.error(str(err))
         raise

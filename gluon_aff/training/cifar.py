@@ -264,7 +264,7 @@ def per_class_accuracy(net, data, num_classes, ctx=None):
 
 def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classes=None,
                      seed=0, resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
-                     logger=None, progress=True, callbacks=(), transforms=None):
+                     logger=None, progress=True, callbacks=(), transforms=None, amp=None):
     """Train an image classifier with ``recipe`` through :func:`fit`; return its result dict.
 
     ``train_set``/``val_set`` hold ``(HWC uint8 image, label)`` pairs and are transformed with
@@ -272,10 +272,19 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     targets; default: the size of the net's output layer as built). The initialisation follows
     ``recipe.init``; with ``resume`` the parameters, trainer states and epoch come from
     ``save_dir/last``. ``transforms`` = ``(train, val)`` replaces the CIFAR transforms.
+    ``amp`` = ``'bfloat16'`` (CPU, fastest with avx512_bf16) or ``'float16'`` (GPU, with AMP's
+    dynamic loss scaling) trains with ``mxnet.contrib.amp``: float32 weights and checkpoints,
+    convolutions and dense layers computed in ``amp``. AMP patches MXNet's operators for the
+    whole process, so ``net`` must not have run before.
     """
     from ..data.cifar import cifar_transforms
     ctx = as_context_list(ctx)
     recipe.validate()
+    if amp not in (None, 'bfloat16', 'float16'):
+        raise ValueError("amp must be None, 'bfloat16' or 'float16', got %r" % (amp,))
+    if amp:
+        from .imagenet import enable_amp
+        amp_module = enable_amp(amp)
     logger = logger or setup_logger(save_dir)
     if resume:
         require_checkpoint(save_dir)  # fail before building the data pipeline
@@ -304,6 +313,10 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     if recipe.optimizer in ('nag', 'sgd'):
         params['momentum'] = recipe.momentum
     trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, params)
+    loss_scaler = None
+    if amp == 'float16':
+        amp_module.init_trainer(trainer)
+        loss_scaler = amp_module.scale_loss
 
     soft = recipe.mixup or recipe.label_smoothing > 0
     transform = None
@@ -312,7 +325,7 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
             classes, alpha=recipe.mixup_alpha if recipe.mixup else None,
             off_epoch=recipe.epochs - recipe.mixup_off_epochs, smoothing=recipe.label_smoothing)
     info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(classes),
-                batch_size_total=batch, devices=len(ctx))
+                batch_size_total=batch, devices=len(ctx), amp=amp)
     if not resume:
         logger.info('recipe %s', asdict(recipe))
         logger.info('total batch %d on %d device(s), %d iterations per epoch', batch, len(ctx),
@@ -321,7 +334,8 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
                loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=not soft),
                val_fn=classification_validator(val_data), batch_transform=transform,
                resume=resume, seed=seed, checkpoint_info=info, logger=logger,
-               progress=progress, callbacks=[_CurvesCallback(save_dir)] + list(callbacks))
+               progress=progress, callbacks=[_CurvesCallback(save_dir)] + list(callbacks),
+               loss_scaler=loss_scaler)
 
 
 class _CurvesCallback(object):
