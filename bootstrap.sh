@@ -4,6 +4,8 @@
 #   bash bootstrap.sh test   same set-up, then the test suite
 #   bash bootstrap.sh setup  set-up only
 # GPU users: GLUON_AFF_STACK=gpu bash bootstrap.sh setup   (mxnet-cu112 instead of mxnet)
+# Horovod (optional): GLUON_AFF_HOROVOD=1 bash bootstrap.sh setup   (compiles horovod 0.28.1
+#   against the installed MXNet, gloo, CPU; minutes; docs/imagenet.md "Horovod")
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${GLUON_AFF_VENV:-.venv}
@@ -25,6 +27,13 @@ setup() {
     "$VENV/bin/python" -m pip install -q --no-deps -r requirements-onnx.txt
     "$VENV/bin/python" -m pip install -q --no-deps -e .
     rm -f "$VENV"/.gluon-aff-*; touch "$stamp"
+  fi
+  if [ "${GLUON_AFF_HOROVOD:-0}" = 1 ] && ! "$VENV/bin/python" -c 'import horovod.mxnet' 2>/dev/null; then
+    echo "[bootstrap] building horovod with MXNet support (requirements-horovod.txt)"
+    "$VENV/bin/python" -m pip install -q cmake packaging psutil pyyaml cloudpickle
+    HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_TENSORFLOW=1 \
+      HOROVOD_WITHOUT_PYTORCH=1 "$VENV/bin/python" -m pip install -q --no-build-isolation \
+      --no-cache-dir -r requirements-horovod.txt
   fi
 }
 

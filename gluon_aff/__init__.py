@@ -19,5 +19,5 @@ except ImportError as _err:  # pragma: no cover - exercised in a venv without mx
 
 from . import nn  # noqa: E402,F401
 from . import model_zoo  # noqa: E402,F401
-from .model_zoo import get_model, get_model_list  # noqa: E402,F401
+from .model_zoo import get_model, get_model_card, get_model_list  # noqa: E402,F401
 from .nn import AFF, MSCAM, build_fusion, iAFF, FUSIONS  # noqa: E402,F401

@@ -19,8 +19,8 @@ from mxnet import autograd
 from mxnet.gluon import nn
 
 __all__ = ['GradCAM', 'find_layer', 'default_layer', 'overlay', 'load_image', 'input_preset',
-           'compare_models',
-           'save_comparison', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CIFAR_MEAN', 'CIFAR_STD']
+           'compare_models', 'comparison_figure', 'save_comparison', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'CIFAR_MEAN', 'CIFAR_STD']
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 #: the original CIFAR code's normalisation
@@ -172,36 +172,50 @@ def overlay(image, cam, alpha=0.5, cmap='jet'):
     return (np.clip(mixed, 0, 1) * 255).astype(np.uint8)
 
 
+def comparison_figure(image, results, class_names=None):
+    """The figure of :func:`save_comparison`: the image, then one overlay per model, each
+    title (model, class, score) laid out inside the figure."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results) + 1, figsize=(3 * (len(results) + 1), 3.6),
+                             layout='constrained', squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(image)
+    axes[0].set_title('input', fontsize=9)
+    for ax, (name, cam, class_id, prob) in zip(axes[1:], results):
+        ax.imshow(overlay(image, cam))
+        label = class_names[class_id] if class_names else 'class %d' % class_id
+        ax.set_title('%s\n%s (%.2f)' % (name, label, prob), fontsize=9, wrap=True)
+    for ax in axes:
+        ax.axis('off')
+    return fig
+
+
 def save_comparison(path, image, results, class_names=None):
     """Save a row: the image, then one overlay per model.
 
     ``results``: ``[(model name, cam, class_id, probability)]``; titles show the class (name when
     ``class_names`` is given) and its softmax score, as in the paper's Fig. 6.
     """
-    import matplotlib
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(results) + 1, figsize=(3 * (len(results) + 1), 3.3))
-    axes[0].imshow(image)
-    axes[0].set_title('input', fontsize=9)
-    for ax, (name, cam, class_id, prob) in zip(axes[1:], results):
-        ax.imshow(overlay(image, cam))
-        label = class_names[class_id] if class_names else 'class %d' % class_id
-        ax.set_title('%s\n%s (%.2f)' % (name, label, prob), fontsize=9)
-    for ax in axes:
-        ax.axis('off')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from .training.checkpoint import atomic_write
+    fig = comparison_figure(image, results, class_names)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
     plt.close(fig)
     return path
 
 
 def input_preset(name):
-    """``(size, resize, mean, std)`` of zoo model ``name``: CIFAR models 32 px with the CIFAR
-    normalisation, ImageNet models short side 256 then a 224 centre crop."""
-    if name.startswith('cifar_'):
-        return 32, 32, CIFAR_MEAN, CIFAR_STD
-    return 224, 256, IMAGENET_MEAN, IMAGENET_STD
+    """``(size, resize, mean, std)`` of zoo model ``name`` from its model card (ImageNet's for a
+    name outside the zoo): the short side resized to ``ceil(size / crop_ratio)`` (ImageNet 256
+    for 224, CIFAR 32), a ``size`` centre crop, normalised as the original did for its data."""
+    import math
+    from .model_zoo import DATASETS, get_model_card, get_model_list
+    spec = vars(get_model_card(name)) if name.lower() in get_model_list() \
+        else DATASETS['imagenet']
+    size = spec['input_size'][0]
+    return size, int(math.ceil(size / spec['crop_ratio'])), spec['mean'], spec['std']
 
 
 def compare_models(models, image_paths, out_dir, class_id=None, class_names=None):
@@ -221,10 +235,10 @@ def compare_models(models, image_paths, out_dir, class_id=None, class_names=None
     Returns the list of written paths.
     """
     import os
-    os.makedirs(out_dir, exist_ok=True)
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from .training.checkpoint import atomic_write
     cams = [(name, GradCAM(net, layer)) for name, net, layer in models]
     written = []
     for path in image_paths:
@@ -235,7 +249,9 @@ def compare_models(models, image_paths, out_dir, class_id=None, class_names=None
             shown, data = load_image(path, size, mean, std, resize)
             heat, cid, prob = cam(data, class_id)
             single = os.path.join(out_dir, '%s_%s.png' % (stem, name))
-            plt.imsave(single, overlay(shown, heat))
+            os.makedirs(out_dir, exist_ok=True)  # only once there is something to write
+            atomic_write(single, lambda tmp, heat=heat: plt.imsave(tmp, overlay(shown, heat),
+                                                                  format='png'))
             written.append(single)
             if display is None:
                 display = shown

@@ -47,12 +47,12 @@ TABLE7_FORMULAS = {
 
 
 def default_input_shape(name, net=None):
-    """Input shape a zoo model is evaluated at: ``net.input_size`` (an int, square input) when
-    the host declares one, else 32x32 for ``cifar_*`` models and 224x224 for the others."""
-    size = getattr(net, 'input_size', None)
-    if isinstance(size, int):
-        return (1, 3, size, size)
-    return (1, 3, 32, 32) if name.lower().startswith('cifar_') else (1, 3, 224, 224)
+    """Input shape a zoo model is evaluated at: ``(1, 3) + input_size`` of its model card
+    (:func:`gluon_aff.get_model_card`); 224x224 for a name outside the zoo (a network)."""
+    from .model_zoo import get_model_card, get_model_list
+    if name and name.lower() in get_model_list():
+        return (1, 3) + tuple(get_model_card(name).input_size)
+    return (1, 3, 224, 224)
 
 
 def _as_net(name_or_net):
@@ -258,7 +258,7 @@ def main(argv=None):
     parser.add_argument('models', nargs='*', help='zoo names (default with --all: every model)')
     parser.add_argument('--all', action='store_true', help='table over every zoo model')
     parser.add_argument('--input-size', type=int, default=None,
-                        help='square input size (default: 32 for cifar_*, 224 otherwise)')
+                        help="square input size (default: the model card's input size)")
     parser.add_argument('--table7', action='store_true',
                         help="print the supplement's Table 7 (formula vs counted)")
     parser.add_argument('--json', action='store_true', help='print JSON instead of a table')

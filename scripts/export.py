@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Export a zoo model: ``python scripts/export.py MODEL --out DIR [--params FILE] [--onnx]``."""
-import sys
+"""``gluon-aff export`` as a script (same flags; ``--help`` lists them).
 
-from gluon_aff.export import main
+The command lives in gluon_aff/export.py.
+"""
+from gluon_aff.commands import command_main, script_main
+
+main = command_main('export')  # main(argv): importable, as before
 
 if __name__ == '__main__':
-    from gluon_aff.cli import run
-    sys.exit(run(main))
+    script_main(__file__)

@@ -1,87 +1,11 @@
 #!/usr/bin/env python
-"""Reproduce the paper's tables: print the run plan, check a run, write the report.
+"""``gluon-aff reproduce`` as a script (same flags; ``--help`` lists them).
 
-  python scripts/reproduce.py plan [--tables table3,table4] [--format text|sh|jobs] [--shard 1/4]
-  python scripts/reproduce.py status --epochs 400 runs/cifar_aff_resnet_b1-paper-coarse-s0
-  python scripts/reproduce.py report --runs runs --out report/report.md
-
-See docs/reproducing.md.
+The command lives in gluon_aff/commands/reproduce.py.
 """
-import argparse
-import os
-import sys
+from gluon_aff.commands import command_main, script_main
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-
-from gluon_aff.reproduce import (DONE, format_plan, make_plan, parse_shard,  # noqa: E402
-                                 run_result, write_report)
-
-TASKS = ('cifar', 'imagenet', 'segmentation')
-
-
-def _csv(text):
-    return [t for t in text.split(',') if t] if text else None
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    sub = parser.add_subparsers(dest='command', required=True)
-
-    plan = sub.add_parser('plan', help='print the training command of every cell')
-    plan.add_argument('--tables', help='comma list of table3,table4,table5,table6,released')
-    plan.add_argument('--tasks', help='comma list of cifar,imagenet,segmentation')
-    plan.add_argument('--seeds', default='0', help='comma list of seeds (default 0)')
-    plan.add_argument('--runs', default='runs', help='runs directory (default runs)')
-    plan.add_argument('--format', default='text', choices=('text', 'sh', 'jobs'))
-    plan.add_argument('--shard', help='K/N: keep every N-th run starting at the K-th')
-    plan.add_argument('--epochs', type=int, help='override every recipe\'s epochs (smoke tests)')
-    plan.add_argument('--python', default='python', help='interpreter in the commands')
-    for task in TASKS:
-        plan.add_argument('--%s-data' % task, help='data folder of the %s runs (--data-dir; '
-                          'ImageNet: --rec-dir)' % task)
-        plan.add_argument('--%s-gpus' % task, help='--gpus of the %s runs' % task)
-
-    status = sub.add_parser('status', help='exit 0 if SAVE_DIR is done, 1 otherwise')
-    status.add_argument('save_dir')
-    status.add_argument('--epochs', type=int, required=True, help='planned epochs')
-
-    report = sub.add_parser('report', help='write the Markdown + HTML report')
-    report.add_argument('--runs', required=True, help='runs directory')
-    report.add_argument('--out', required=True, help='Markdown file (HTML next to it)')
-    report.add_argument('--tables', help='comma list (default: all, table7 included)')
-    report.add_argument('--seeds', default='0', help='comma list of seeds (default 0)')
-    report.add_argument('--epochs', type=int, help='planned epochs if the plan overrode them')
-    report.add_argument('--no-params', action='store_true',
-                        help='skip building the Table 5 models for their parameter counts')
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == 'plan':
-            entries = make_plan(
-                tables=_csv(args.tables), tasks=_csv(args.tasks),
-                seeds=[int(s) for s in _csv(args.seeds)], runs_dir=args.runs,
-                data_dirs={t: getattr(args, '%s_data' % t) for t in TASKS
-                           if getattr(args, '%s_data' % t)},
-                gpus={t: getattr(args, '%s_gpus' % t) for t in TASKS
-                      if getattr(args, '%s_gpus' % t)},
-                python=args.python, shard=parse_shard(args.shard) if args.shard else None,
-                epochs=args.epochs)
-            sys.stdout.write(format_plan(entries, args.format, python=args.python))
-        elif args.command == 'status':
-            result = run_result(args.save_dir, args.epochs)
-            print('%s: %s (%d/%d epochs)' % (args.save_dir, result.status, result.epochs_done,
-                                             args.epochs))
-            return 0 if result.status == DONE else 1
-        else:
-            md, html = write_report(args.runs, args.out, seeds=[int(s) for s in _csv(args.seeds)],
-                                    tables=_csv(args.tables), epochs=args.epochs,
-                                    params=not args.no_params)
-            print('wrote %s and %s' % (md, html))
-    except (ValueError, FileNotFoundError) as err:
-        parser.exit(2, 'error: %s\n' % err)
-    return 0
-
+main = command_main('reproduce')  # main(argv): importable, as before
 
 if __name__ == '__main__':
-    from gluon_aff.cli import run
-    sys.exit(run(main))
+    script_main(__file__)

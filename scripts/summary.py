@@ -1,14 +1,11 @@
 #!/usr/bin/env python
-"""Parameters and multiply-adds of gluon-aff zoo models.
+"""``gluon-aff summary`` as a script (same flags; ``--help`` lists them).
 
-    python scripts/summary.py aff_resnet50            # one model at its input size
-    python scripts/summary.py --all                   # table over every zoo model
-    python scripts/summary.py --table7                # supplement Table 7, formula vs counted
+The command lives in gluon_aff/commands/summary.py (gluon_aff/summary.py).
 """
-import sys
+from gluon_aff.commands import command_main, script_main
 
-from gluon_aff.summary import main
+main = command_main('summary')  # main(argv): importable, as before
 
 if __name__ == '__main__':
-    from gluon_aff.cli import run
-    sys.exit(run(main))
+    script_main(__file__)

@@ -1,9 +1,14 @@
-"""Tiny CIFAR-100 archives in the two real formats, written byte by byte by the tests.
+"""Tiny CIFAR-100 and CIFAR-10 archives in the real formats, written byte by byte by the tests.
 
-The python version is a tar.gz of ``cifar-100-python/{train,test,meta}`` pickles (dict keys
-``b'data'`` (N, 3072) uint8 with the R, G, B planes in a row, ``b'fine_labels'``,
-``b'coarse_labels'``); the binary version is ``train.bin``/``test.bin`` records
-``<coarse><fine><3072 bytes>``, as documented on https://www.cs.toronto.edu/~kriz/cifar.html.
+As documented on https://www.cs.toronto.edu/~kriz/cifar.html:
+
+* CIFAR-100 python: a tar.gz of ``cifar-100-python/{train,test,meta}`` pickles (dict keys
+  ``b'data'`` (N, 3072) uint8 with the R, G, B planes in a row, ``b'fine_labels'``,
+  ``b'coarse_labels'``); binary: ``train.bin``/``test.bin`` records ``<coarse><fine><3072 bytes>``;
+* CIFAR-10 python: ``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}`` pickles
+  (``b'data'``, ``b'labels'``; meta ``b'label_names'``); binary:
+  ``cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin`` records ``<label><3072 bytes>`` and
+  ``batches.meta.txt``.
 """
 import io
 import os
@@ -13,11 +18,11 @@ import tarfile
 import numpy as np
 
 
-def make_split(n, seed):
-    """Random images (N, 32, 32, 3) uint8 and independent fine/coarse labels."""
+def make_split(n, seed, classes=100):
+    """Random images (N, 32, 32, 3) uint8 and independent labels (fine/class, coarse)."""
     rng = np.random.RandomState(seed)
     images = rng.randint(0, 256, size=(n, 32, 32, 3)).astype(np.uint8)
-    return images, rng.randint(0, 100, n), rng.randint(0, 20, n)
+    return images, rng.randint(0, classes, n), rng.randint(0, 20, n)
 
 
 def _add(tar, name, raw):
@@ -26,13 +31,17 @@ def _add(tar, name, raw):
     tar.addfile(info, io.BytesIO(raw))
 
 
+def _planes(images):
+    return images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
+
+
 def write_python_archive(directory, n_train=64, n_test=32, extract=False):
     """Write ``cifar-100-python.tar.gz`` (or the extracted folder); return the splits."""
     splits = {'train': make_split(n_train, 1), 'test': make_split(n_test, 2)}
     files = {}
     for name, (images, fine, coarse) in splits.items():
-        planes = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
-        files[name] = pickle.dumps({b'data': planes, b'fine_labels': [int(v) for v in fine],
+        files[name] = pickle.dumps({b'data': _planes(images),
+                                    b'fine_labels': [int(v) for v in fine],
                                     b'coarse_labels': [int(v) for v in coarse],
                                     b'filenames': [b'x.png'] * len(images)}, protocol=2)
     files['meta'] = pickle.dumps({b'fine_label_names': [b'f%d' % i for i in range(100)],
@@ -55,9 +64,42 @@ def write_binary_archive(directory, n_train=64, n_test=32, extract=False):
     return splits
 
 
-def _write(files, directory, archive, extract, extract_into_folder):
-    """``files`` as ``archive.tar.gz`` (members under ``archive/``) or extracted loose files
-    (inside ``archive/`` or directly in ``directory``, as the two real archives unpack)."""
+def write_cifar10_archive(directory, kind, n_train=50, n_test=20, extract=False,
+                          into_folder=True):
+    """Write CIFAR-10 (``kind`` ``'python'`` or ``'binary'``): ``cifar-10-<kind>.tar.gz``, or the
+    extracted files (in the archive's folder, or loose in ``directory`` as gluon's downloader
+    leaves the binary files). Returns ``{'train': (images, labels), 'test': ...}``; the training
+    set is split over 5 batch files in order."""
+    splits = {'train': make_split(n_train, 5, 10)[:2], 'test': make_split(n_test, 6, 10)[:2]}
+    batches = {'train': np.array_split(np.arange(n_train), 5), 'test': [np.arange(n_test)]}
+    files = {}
+    for split, parts in batches.items():
+        images, labels = splits[split]
+        for i, index in enumerate(parts):
+            name = 'test_batch' if split == 'test' else 'data_batch_%d' % (i + 1)
+            if kind == 'python':
+                files[name] = pickle.dumps({b'data': _planes(images[index]),
+                                            b'labels': [int(v) for v in labels[index]],
+                                            b'batch_label': name.encode()}, protocol=2)
+            else:
+                files[name + '.bin'] = b''.join(
+                    bytes([int(l)]) + img.transpose(2, 0, 1).tobytes()
+                    for img, l in zip(images[index], labels[index]))
+    if kind == 'python':
+        files['batches.meta'] = pickle.dumps({b'label_names': [b'k%d' % i for i in range(10)],
+                                              b'num_vis': 3072}, protocol=2)
+    else:
+        files['batches.meta.txt'] = '\n'.join('k%d' % i for i in range(10)).encode() + b'\n\n'
+    archive = 'cifar-10-batches-py' if kind == 'python' else 'cifar-10-batches-bin'
+    _write(files, directory, archive, extract, extract_into_folder=into_folder,
+           archive_name='cifar-10-%s' % kind)
+    return splits
+
+
+def _write(files, directory, archive, extract, extract_into_folder, archive_name=None):
+    """``files`` as ``<archive_name or archive>.tar.gz`` (members under ``archive/``) or
+    extracted loose files (inside ``archive/`` or directly in ``directory``, as the real
+    archives / gluon's downloader leave them)."""
     if extract:
         folder = os.path.join(directory, archive) if extract_into_folder else directory
         os.makedirs(folder, exist_ok=True)
@@ -65,6 +107,8 @@ def _write(files, directory, archive, extract, extract_into_folder):
             with open(os.path.join(folder, name), 'wb') as f:
                 f.write(raw)
     else:
-        with tarfile.open(os.path.join(directory, archive + '.tar.gz'), 'w:gz') as tar:
-            for name, raw in files.items():
-                _add(tar, archive + '/' + name, raw)
+        os.makedirs(directory, exist_ok=True)
+        name = (archive_name or archive) + '.tar.gz'
+        with tarfile.open(os.path.join(directory, name), 'w:gz') as tar:
+            for member, raw in files.items():
+                _add(tar, archive + '/' + member, raw)

@@ -68,3 +68,44 @@ def golden_error(output, manifest):
     golden = np.array(manifest['golden']['output'], dtype=np.float32)
     output = np.asarray(output, dtype=np.float32).reshape(golden.shape)
     return float(np.abs(output - golden).max() / np.abs(golden).max())
+
+
+def param_counts(net):
+    """``(all, trainable)`` parameter counts of a shape-resolved network: ``all`` includes the
+    BN running statistics (the original README's CIFAR counts), ``trainable`` excludes them
+    (``grad_req == 'null'``; the paper's Table 5)."""
+    params = net.collect_params().values()
+    total = sum(int(np.prod(p.shape)) for p in params)
+    trainable = sum(int(np.prod(p.shape)) for p in params if p.grad_req != 'null')
+    return total, trainable
+
+
+def resolved_model(name, input_shape=(1, 3, 32, 32), **kwargs):
+    """``get_model(name, **kwargs)``, initialised and run once on zeros (shapes resolved)."""
+    import mxnet as mx
+    import gluon_aff
+    net = gluon_aff.get_model(name, **kwargs)
+    net.initialize()
+    net(mx.nd.zeros(tuple(input_shape)))
+    return net
+
+
+def check_against_manifest(net, manifest, x=None):
+    """Assert that the shape-resolved ``net`` has the manifest's structural keys and shapes and
+    both of its parameter counts; then load the seeded weights and return the relative error of
+    ``net(x)`` (default: the manifest's seeded input) against the golden output."""
+    import mxnet as mx
+    assert structural_shapes(net) == {k: s for k, s in manifest['params']}
+    assert param_counts(net) == (manifest['num_params_all'], manifest['num_params_trainable'])
+    load_seeded(net, manifest)
+    x = mx.nd.array(seeded_input(manifest['input_shape'])) if x is None else x
+    out = net(x).asnumpy()
+    assert list(out.shape) == manifest['output_shape']
+    return golden_error(out, manifest)
+
+
+def requires(module, what):
+    """Import an optional dependency or skip the test, saying which package ``what`` needs."""
+    import pytest
+    return pytest.importorskip(module, reason='%s needs the optional package %s (not installed)'
+                               % (what, module.split('.')[0]))

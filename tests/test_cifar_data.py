@@ -6,6 +6,7 @@ import pytest
 
 from cifar_archives import write_binary_archive, write_python_archive
 from gluon_aff.data import CIFAR100, load_cifar100, digits_datasets, load_digits_32
+from helpers import requires
 
 
 @pytest.mark.parametrize('writer', [write_python_archive, write_binary_archive])
@@ -65,8 +66,7 @@ def test_unknown_label_set(tmp_path):
 
 
 def test_digits_are_resized_by_repetition():
-    from sklearn.datasets import load_digits
-    raw = load_digits()
+    raw = requires('sklearn.datasets', 'the digits demo data').load_digits()
     images, labels = load_digits_32()
     assert images.shape == (1797, 32, 32, 3) and images.dtype == np.uint8
     expected = np.round(raw.images[10] * 255.0 / 16.0)
@@ -75,3 +75,54 @@ def test_digits_are_resized_by_repetition():
     np.testing.assert_array_equal(labels, raw.target)
     train, val = digits_datasets(val_fraction=0.25, seed=0)
     assert len(train) + len(val) == 1797 and abs(len(val) - 450) <= 1
+
+
+# The original's CIFAR transforms (open-aff train_cifar.py, both versions), typed by hand:
+# gcv_transforms.RandomCrop(32, pad=4), RandomFlipLeftRight, ToTensor,
+# Normalize([0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010]).
+ORIGINAL_MEAN, ORIGINAL_STD, ORIGINAL_PAD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 4
+
+
+def _position_image():
+    """32x32 image whose red/green values encode the row/column and blue marks real pixels."""
+    rows, cols = np.mgrid[0:32, 0:32]
+    return np.stack([rows * 8, cols * 8, np.full((32, 32), 255)], axis=-1).astype(np.uint8)
+
+
+def _undo(tensor):
+    """Pixel values back from a normalised CHW tensor, with the original's constants."""
+    chw = tensor.asnumpy().astype(np.float64)
+    mean = np.array(ORIGINAL_MEAN)[:, None, None]
+    std = np.array(ORIGINAL_STD)[:, None, None]
+    return np.round((chw * std + mean) * 255).transpose(1, 2, 0)
+
+
+def test_cifar_transforms_are_the_originals():
+    import random
+    import mxnet as mx
+    from gluon_aff.data.cifar import cifar_transforms
+    image = mx.nd.array(_position_image(), dtype=np.uint8)
+    # evaluation: normalisation only, exactly invertible with the original's mean and std
+    np.testing.assert_allclose(_undo(cifar_transforms(train=False)(image)), _position_image(),
+                               atol=1e-3)
+    random.seed(0)
+    mx.random.seed(0)
+    train = cifar_transforms(train=True)
+    row_offsets, col_offsets, flips = set(), set(), set()
+    out_rows, out_cols = np.mgrid[0:32, 0:32]
+    for _ in range(300):
+        out = _undo(train(image))
+        real = out[..., 2] == 255
+        assert (out[~real] == 0).all()                  # zero padding around the image
+        rows, cols = out[..., 0][real] // 8, out[..., 1][real] // 8
+        dy = np.unique(rows - out_rows[real])           # a crop is a translation ...
+        plain = np.unique(cols - out_cols[real])
+        mirror = np.unique(cols + out_cols[real] - 31)  # ... then maybe a mirror image
+        assert len(dy) == 1 and (len(plain) == 1) != (len(mirror) == 1)
+        row_offsets.add(int(dy[0]))
+        col_offsets.add(int(plain[0] if len(plain) == 1 else mirror[0]))
+        flips.add(len(mirror) == 1)
+    # pad 4: the crop offsets take every value in -4..4 (and no other) over 300 draws
+    expected = set(range(-ORIGINAL_PAD, ORIGINAL_PAD + 1))
+    assert row_offsets == expected and col_offsets == expected
+    assert flips == {False, True}

@@ -1,8 +1,9 @@
 """Parameter-server training on 127.0.0.1: 1 scheduler, 2 servers, 2 workers (dist_sync).
 
-The test runs this file as the command of every role (see gluon_aff/training/distributed.py);
-as a worker it trains the tiny model on its half of a generated RecordIO set and saves its final
-parameters and losses.
+The tests run this file as the workers' command (see gluon_aff/training/distributed.py): it
+trains the tiny model on its half of a generated RecordIO set and saves its final parameters
+and losses, or (``GLUON_AFF_DIST_TEST_MODE=init_race``) makes one trainer step while the servers
+are paused around the last initial pull. Faults: tests/test_dist_faults.py.
 """
 import json
 import math
@@ -21,6 +22,7 @@ from gluon_aff.training.distributed import (DistLaunchError, dmlc_env, free_port
                                             launch_local)
 
 OUT_ENV = 'GLUON_AFF_DIST_TEST_OUT'
+MODE_ENV = 'GLUON_AFF_DIST_TEST_MODE'
 TIME_LIMIT = 60
 
 
@@ -55,6 +57,13 @@ def test_dmlc_env_and_port():
     assert 0 < free_port() < 65536
 
 
+def test_launch_dist_checks_the_scheduler_address(capsys):
+    from gluon_aff.training.distributed import main
+    with pytest.raises(SystemExit) as err:
+        main(['--scheduler', 'nohost', '--', sys.executable, '-c', 'pass'])
+    assert err.value.code == 2 and '--scheduler must be HOST:PORT' in capsys.readouterr().err
+
+
 def test_launcher_kills_on_timeout(tmp_path):
     with pytest.raises(DistLaunchError, match='exceeded'):
         launch_local([sys.executable, '-c', 'import time; time.sleep(30)'], 1, 1, timeout=2,
@@ -68,9 +77,6 @@ def test_two_workers_two_servers_stay_identical(tmp_path, update_on_kvstore):
     out = str(tmp_path)
     write_tiny_recordio(os.path.join(out, 'tiny'), num_images=32, classes=4, size=48, seed=0)
     env = {OUT_ENV: out, 'GLUON_AFF_DIST_UOK': str(int(update_on_kvstore))}
-    if not update_on_kvstore:
-        # known issue (docs/imagenet.md): worker-side updates race on MXNet's threaded engine
-        env['MXNET_ENGINE_TYPE'] = 'NaiveEngine'
     _launch(out, [sys.executable, os.path.abspath(__file__)], env)
     a, b = np.load(os.path.join(out, 'rank0.npz')), np.load(os.path.join(out, 'rank1.npz'))
     assert sorted(a.files) == sorted(b.files) and a.files
@@ -102,12 +108,12 @@ def _rows(run_dir):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _launch(out, command, env=None):
+def _launch(out, command, env=None, num_servers=2):
     base = {'OMP_NUM_THREADS': '1', 'MXNET_CPU_WORKER_NTHREADS': '1',
             'PYTHONPATH': ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')}
     base.update(env or {})
     try:
-        launch_local(command, num_workers=2, num_servers=2, timeout=TIME_LIMIT, env=base,
+        launch_local(command, num_workers=2, num_servers=num_servers, timeout=TIME_LIMIT, env=base,
                      log_dir=os.path.join(out, 'logs'))
     except DistLaunchError as err:
         logs = ''
@@ -149,5 +155,120 @@ def test_two_workers_with_validation_script(tmp_path):
         assert json.load(f) == {'num_update': 8, 'server_side': True}
 
 
+def _server_pids(port):
+    """Pids of this job's parameter servers (their environment names the scheduler port)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/environ' % entry, 'rb') as f:
+                env = dict(item.split(b'=', 1) for item in f.read().split(b'\0') if b'=' in item)
+        except (OSError, ValueError):
+            continue
+        if env.get(b'DMLC_ROLE') == b'server' and env.get(b'DMLC_PS_ROOT_PORT') == port.encode():
+            pids.append(int(entry))
+    return pids
+
+
+def init_race_main(out):
+    """One trainer step with lr 0; the servers are paused while the last initial pull is out.
+
+    Rank 0 stops the servers (SIGSTOP) after the last parameter's kvstore init and resumes
+    them 1 s later (writing ``resumed`` first). The trainer must not push a gradient before its
+    initial pull has completed: ps-lite may serve the two out of order (docs/imagenet.md), so
+    every worker records whether the servers had resumed when its first push-pull was sent.
+    With lr 0 every weight must equal its initial value after the step, and the pulled
+    gradients must be the sum of both workers' gradients.
+    """
+    import signal
+    import threading
+    from mxnet import autograd, gluon
+    from gluon_aff.training.imagenet import create_kvstore, make_trainer
+
+    kv, rank, num_workers = create_kvstore('dist_sync')
+    mx.random.seed(7)  # the same initial weights on both workers
+    net = gluon.nn.HybridSequential()
+    for units in (6, 5, 4, 3):
+        net.add(gluon.nn.Dense(units, activation='tanh'))
+    net.initialize(mx.init.Xavier())
+    params = list(net.collect_params().values())
+    data = [mx.nd.array(np.random.RandomState(r).uniform(-1, 1, (4, 5))) for r in range(2)]
+
+    def local_grads(x):
+        with autograd.record():
+            loss = (net(x) ** 2).sum()
+        loss.backward()
+        return [p.grad().asnumpy().copy() for p in params]
+
+    expected_grad = [g0 + g1 for g0, g1 in zip(local_grads(data[0]), local_grads(data[1]))]
+    initial = [p.data().asnumpy().copy() for p in params]
+    local_grads(data[rank])
+    trainer = make_trainer(net, None, 'sgd', momentum=0.0, wd=0.0, kvstore=kv,
+                           num_workers=num_workers, update_on_kvstore=False)
+    trainer._optimizer.set_learning_rate(0.0)
+
+    resumed = os.path.join(out, 'resumed')
+    last_key = len(params) - 1
+    kv_class = type(kv)
+    broadcast, pushpull = kv_class.broadcast, kv_class.pushpull
+    first_push = []
+
+    def resume(pids):
+        open(resumed, 'w').close()
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+    def paused_broadcast(self, key, value, out, priority=0):
+        if key != last_key:
+            return broadcast(self, key, value, out, priority)
+        self.init(key, value)  # broadcast = init + pull; the servers are stopped in between
+        if rank == 0:
+            pids = _server_pids(os.environ['DMLC_PS_ROOT_PORT'])
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            threading.Timer(1.0, resume, (pids,)).start()
+        self._barrier()
+        self.pull(key, out=out, priority=priority)
+
+    def recording_pushpull(self, *args, **kwargs):
+        if not first_push:
+            first_push.append(os.path.exists(resumed))
+        return pushpull(self, *args, **kwargs)
+
+    kv_class.broadcast, kv_class.pushpull = paused_broadcast, recording_pushpull
+    trainer.step(1)
+    pulled = [p.grad().asnumpy() for p in params]
+    final = [p.data().asnumpy() for p in params]
+    np.savez(os.path.join(out, 'init%d.npz' % rank), pushed_after_resume=first_push[0],
+             **{'initial%d' % i: a for i, a in enumerate(initial)},
+             **{'final%d' % i: a for i, a in enumerate(final)},
+             **{'pulled%d' % i: a for i, a in enumerate(pulled)},
+             **{'expected%d' % i: a for i, a in enumerate(expected_grad)})
+
+
+def test_initial_pull_completes_before_first_push(tmp_path):
+    """Worker-side updates: the initial weights reach every worker before the first push.
+
+    Regression test of the drift between workers (docs/imagenet.md): without
+    :class:`~gluon_aff.training.imagenet.DistTrainer`'s wait, each worker sends its first
+    push-pull while its last initial pull is still unanswered (here: while the servers are
+    stopped), and ps-lite may answer that pull with the gradient sum."""
+    out = str(tmp_path)
+    _launch(out, [sys.executable, os.path.abspath(__file__)],
+            {OUT_ENV: out, MODE_ENV: 'init_race'}, num_servers=1)
+    for rank in (0, 1):
+        res = np.load(os.path.join(out, 'init%d.npz' % rank))
+        assert bool(res['pushed_after_resume']), 'rank %d pushed before its pull completed' % rank
+        count = len([k for k in res.files if k.startswith('initial')])
+        assert count == 8  # 4 Dense layers: weight and bias
+        for i in range(count):
+            np.testing.assert_array_equal(res['final%d' % i], res['initial%d' % i],
+                                          err_msg='rank %d parameter %d' % (rank, i))
+            np.testing.assert_allclose(res['pulled%d' % i], res['expected%d' % i], rtol=1e-6,
+                                       atol=1e-7, err_msg='rank %d gradient %d' % (rank, i))
+
+
 if __name__ == '__main__':
-    worker_main(os.environ[OUT_ENV], bool(int(os.environ.get('GLUON_AFF_DIST_UOK', '1'))))
+    if os.environ.get(MODE_ENV) == 'init_race':
+        init_race_main(os.environ[OUT_ENV])
+    else:
+        worker_main(os.environ[OUT_ENV], bool(int(os.environ.get('GLUON_AFF_DIST_UOK', '1'))))

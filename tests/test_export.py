@@ -5,7 +5,7 @@ import pytest
 
 import gluon_aff
 from gluon_aff.export import export_model, main
-from helpers import golden_error, load_manifest, seeded_input, seeded_params
+from helpers import golden_error, load_manifest, requires, seeded_input, seeded_params
 
 
 def _manifest_params(tmp_path, name):
@@ -27,14 +27,14 @@ def test_symbolblock_round_trip_gives_the_golden(tmp_path, name):
 
 
 def test_onnx_matches_mxnet(tmp_path):
-    pytest.importorskip('onnx')
+    requires('onnx', 'ONNX export')
     name = 'cifar_iaff_resnet_b1'
     manifest, params = _manifest_params(tmp_path, name)
     shape = (1,) + tuple(manifest['input_shape'][1:])
     paths = export_model(name, str(tmp_path / 'out'), params=params, input_shape=shape, onnx=True)
     import onnx
     onnx.checker.check_model(onnx.load(paths['onnx']))
-    ort = pytest.importorskip('onnxruntime')
+    ort = requires('onnxruntime', 'running the exported ONNX model')
     x = seeded_input(shape, seed=3)
     net = gluon_aff.get_model(name)
     net.load_parameters(params)
@@ -47,8 +47,8 @@ def test_onnx_matches_mxnet(tmp_path):
 def test_onnx_imagenet_host_with_avgpool_shortcuts(tmp_path):
     """Deep stem, ceil-mode average-pool shortcuts and stage-3/4 fusion, on a 1-block-per-stage
     AFF-ResNet (exporting the full ResNet-50 takes ~25 s)."""
-    ort = pytest.importorskip('onnxruntime')
-    pytest.importorskip('onnx')
+    ort = requires('onnxruntime', 'running the exported ONNX model')
+    requires('onnx', 'ONNX export')
     net = gluon_aff.get_model('aff_resnet50', layers=[1, 1, 1, 1], classes=10)
     net.initialize(mx.init.Xavier())
     net.hybridize()

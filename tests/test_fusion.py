@@ -7,7 +7,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_aff.nn import FUSIONS, MSCAM, build_fusion
+from mxnet.gluon import HybridBlock
+
+from gluon_aff.nn import AFF, FUSION_ALIASES, FUSIONS, MSCAM, build_fusion
 
 C, R = 16, 4
 EPS = 1e-5
@@ -227,7 +229,67 @@ def test_wrong_channel_count():
         MSCAM(16)(mx.nd.ones((1, 8, 4, 4)))
 
 
-def test_original_names_resolve_to_tags():
-    assert type(build_fusion('ASKCFuse', 16)).__name__ == 'AFF'
-    assert type(build_fusion('ResLocalLocaCha', 16)).__name__ == 'LocalLocalFuse'
-    assert type(build_fusion('ResGlobLocaforGlobLocaCha', 16)).__name__ == 'iAFF'
+# The original code's ``askc_type`` names (open-aff model/fusion.py and block.py, paper version
+# 806562e and final 0bcfd8a), typed by hand: original name -> (tag, our class).
+ORIGINAL_NAMES = {
+    'DirectAdd': ('add', 'DirectAddFuse'),
+    'Concat': ('concat', 'ConcatFuse'),
+    'ASKCFuse': ('aff', 'AFF'),
+    'ResGlobLocaforGlobLocaCha': ('iaff', 'iAFF'),
+    'ResGlobGlobCha': ('gg', 'GlobalGlobalFuse'),
+    'ResLocalLocaCha': ('ll', 'LocalLocalFuse'),      # CIFAR spelling
+    'ResLocaLocaCha': ('ll', 'LocalLocalFuse'),       # ImageNet spelling
+    'AYforXplusY': ('ms_gau', 'MSGAUFuse'),
+    'XplusAYforY': ('ms_se', 'MSSEFuse'),
+    'AXYforXplusY': ('ms_sa', 'MSSAFuse'),
+    'HalfASKCFuse': ('half_aff', 'HalfAFF'),
+    'ConcatASKCFuse': ('concat_aff', 'ConcatAFF'),
+    'RASKCFuse': ('recursive_aff', 'RecursiveAFF'),
+}
+
+
+def test_every_original_name_resolves_to_its_fusion():
+    assert FUSION_ALIASES == {name: tag for name, (tag, _) in ORIGINAL_NAMES.items()}
+    assert sorted(FUSIONS) == sorted({tag for tag, _ in ORIGINAL_NAMES.values()})
+    for name, (tag, cls) in ORIGINAL_NAMES.items():
+        block = build_fusion(name, 16)
+        assert (type(block).__name__, block.tag) == (cls, tag), name
+        assert name in type(block).original_names and FUSIONS[tag] is type(block)
+
+
+class _Gate(HybridBlock):
+    """A user fusion knowing nothing of ``r`` or ``form``: ``x * sigmoid(residual)``."""
+
+    def __init__(self, channels, **kwargs):
+        super(_Gate, self).__init__(**kwargs)
+        self.channels = channels
+
+    def hybrid_forward(self, F, x, residual):
+        return x * F.sigmoid(residual)
+
+
+def test_build_fusion_takes_a_block_class_or_a_callable():
+    gate = build_fusion(_Gate, 8, r=4, form='paper')     # r and form not in its signature
+    x, y = _inputs(shape=(1, 8, 2, 2))
+    np.testing.assert_allclose(gate(mx.nd.array(x), mx.nd.array(y)).asnumpy(),
+                               x * sig(y.astype(np.float64)), rtol=1e-6)
+    seen = {}
+
+    def factory(channels, r):
+        seen.update(channels=channels, r=r)
+        return AFF(channels, r=r)
+    assert isinstance(build_fusion(factory, 32, r=8), AFF) and seen == dict(channels=32, r=8)
+    paper = build_fusion(AFF, 16, r=2, form='paper')      # registered class: every argument
+    assert (paper.r, paper.form) == (2, 'paper')
+    with pytest.raises(ValueError, match='registered tag.*got 42'):
+        build_fusion(42, 16)
+    with pytest.raises(ValueError, match='returned int, not a Gluon block'):
+        build_fusion(lambda channels: 3, 16)
+
+
+def test_hosts_accept_a_fusion_class():
+    import gluon_aff
+    net = gluon_aff.get_model('cifar_aff_resnet_b1', fusion=_Gate, classes=10)
+    net.initialize()
+    assert net(mx.nd.zeros((2, 3, 8, 8))).shape == (2, 10)
+    assert isinstance(net.features[2][0].attention, _Gate)

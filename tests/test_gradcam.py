@@ -2,6 +2,7 @@
 feature map: score_c = sum_k D[c, k] * mean(A_k), A = ReLU(W x) (1x1 conv), so
 d score_c / d A_k = D[c, k] / HW and cam_c = ReLU(sum_k D[c, k] A_k) up to a positive factor."""
 import os
+import shutil
 
 import mxnet as mx
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from mxnet.gluon import nn
 
 import gluon_aff
-from gluon_aff.gradcam import GradCAM, compare_models, default_layer, overlay
+from gluon_aff.gradcam import GradCAM, compare_models, comparison_figure, default_layer, overlay
 
 W = np.array([[1, 0, 0], [0, 1, 0]], np.float32)           # channel k reads colour k
 D = np.array([[2.0, -1.0], [-1.0, 2.0]], np.float32)        # class c likes channel c
@@ -110,3 +111,76 @@ def test_overlay_and_side_by_side_png(tmp_path):
     assert sorted(os.path.basename(p) for p in written) == [
         'planted_cifar_tiny_a.png', 'planted_cifar_tiny_b.png', 'planted_gradcam.png']
     assert all(os.path.getsize(p) > 0 for p in written)
+
+
+def test_titles_stay_inside_the_figure():
+    image = np.zeros((32, 32, 3), np.uint8)
+    cam = np.zeros((32, 32), np.float32)
+    results = [('cifar_aff_resnext38_32x4d_paper', cam, 3, 0.51),
+               ('cifar_iaff_resnext47_32x4d', cam, 7, 0.25)]
+    fig = comparison_figure(image, results, class_names=['class name %d' % i for i in range(10)])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    titles = [ax.title for ax in fig.axes]
+    assert [t.get_text().split('\n')[0] for t in titles] == ['input'] + [r[0] for r in results]
+    for title in titles:
+        extent = title.get_window_extent(renderer)
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1, title.get_text()
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1, title.get_text()
+
+
+def _cifar_checkpoint(tmp_path, name='cifar_aff_resnet_b1'):
+    """A run folder holding a checkpoint of ``name`` (random weights), and its params file."""
+    from gluon_aff.training import model_record
+    from gluon_aff.training.checkpoint import save_checkpoint
+    net = gluon_aff.get_model(name)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    run = tmp_path / ('run_' + name)
+    run.mkdir()
+    save_checkpoint(str(run / 'best'), net, epoch=0, model=model_record(name), info={})
+    return str(run), str(run / 'best.params')
+
+
+def test_command_runs_and_names_bad_inputs(tmp_path, capsys):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from command_helpers import fails_with
+    from gluon_aff.commands import gradcam
+    image = str(tmp_path / 'img.png')
+    plt.imsave(image, np.random.RandomState(0).randint(0, 255, (40, 40, 3)).astype(np.uint8))
+    run, params = _cifar_checkpoint(tmp_path)
+    other_run, other = _cifar_checkpoint(tmp_path, 'cifar_add_resnet_b1')
+    out = tmp_path / 'out'
+    assert gradcam.main(['--run', run, '--model', 'cifar_add_resnet_b1', '--params', other,
+                         '--out', str(out), image]) == 0
+    assert sorted(os.listdir(out)) == ['img_cifar_add_resnet_b1.png',
+                                       'img_cifar_aff_resnet_b1.png', 'img_gradcam.png']
+    bad_out = tmp_path / 'bad'
+    text = tmp_path / 'notes.txt'
+    text.write_text('not an image')
+    line = fails_with(gradcam.main, ['--run', run, '--out', str(bad_out), str(text)],
+                      str(text), capsys)
+    assert 'not an image' in line
+    garbage = tmp_path / 'garbage.params'
+    garbage.write_bytes(b'\x00' * 32)
+    line = fails_with(gradcam.main, ['--model', 'cifar_aff_resnet_b1', '--params', str(garbage),
+                                     '--out', str(bad_out), image], str(garbage), capsys)
+    assert 'is not an MXNet .params file' in line
+    line = fails_with(gradcam.main, ['--model', 'cifar_aff_resnet_b1', '--params', other,
+                                     '--out', str(bad_out), image], 'holds cifar_add_resnet_b1',
+                      capsys)                              # a checkpoint knows its network
+    bare = str(tmp_path / 'bare.params')                   # a file alone does not
+    shutil.copyfile(other, bare)
+    line = fails_with(gradcam.main, ['--model', 'cifar_aff_resnet_b1', '--params', bare,
+                                     '--out', str(bad_out), image], bare, capsys)
+    assert 'does not fit' in line and '--model' in line
+    fails_with(gradcam.main, ['--params', params, '--out', str(bad_out), image],
+               'must follow its --model', capsys)
+    fails_with(gradcam.main, ['--model', 'cifar_aff_resnet_b1', '--out', str(bad_out), image],
+               'no weights for cifar_aff_resnet_b1', capsys)
+    fails_with(gradcam.main, ['--run', run, '--class-id', '500', '--out', str(bad_out), image],
+               'class_id 500 out of range', capsys)
+    assert not bad_out.exists()

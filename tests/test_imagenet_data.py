@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gluon_aff.data.imagenet import (MEAN_RGB, STD_RGB, check_record_file, folder_loaders,
-                                     split_batch, train_rec_iter, val_rec_iter, val_resize,
+from gluon_aff.data.imagenet import (check_record_file, folder_loaders, split_batch,
+                                     train_rec_iter, val_rec_iter, val_resize,
                                      write_tiny_recordio)
 
 
@@ -99,7 +99,9 @@ def test_val_iter_normalises_and_drops_padding(tmp_path):
     data = np.concatenate([g[0] for g in got])
     labels = np.concatenate([g[1] for g in got])
     assert data.shape == (3, 3, 32, 32) and list(labels) == [0, 1, 2]
-    expected = (colours.astype(np.float64) - np.array(MEAN_RGB)) / np.array(STD_RGB)
+    # the original's get_data_rec constants (open-aff train_imagenet.py, both versions)
+    mean_rgb, std_rgb = [123.68, 116.779, 103.939], [58.393, 57.12, 57.375]
+    expected = (colours.astype(np.float64) - mean_rgb) / std_rgb
     np.testing.assert_allclose(data.mean(axis=(2, 3)), expected, atol=1e-3)
     np.testing.assert_allclose(data.std(axis=(2, 3)), 0, atol=1e-3)
 

@@ -12,17 +12,18 @@ from gluon_aff.nn import FUSIONS
 TINY = [8, 8, 16, 32]
 
 
-@pytest.mark.parametrize('b', [1, 2, 3, 4])
-def test_forward_shapes_every_fusion(b):
-    x = mx.nd.array(np.random.RandomState(b).uniform(-1, 1, (2, 3, 9, 9)))
-    for tag in FUSIONS:
-        net = gluon_aff.get_model('cifar_%s_inception_resnet_b%d' % (tag, b), channels=TINY,
-                                  classes=10)
-        net.initialize()
-        assert net(x).shape == (2, 10), tag
-        seg = gluon_aff.get_model('fpn_%s_resnet_b%d' % (tag, b), channels=TINY)
-        seg.initialize()
-        assert seg(x).shape == (2, 2, 9, 9), tag       # odd size: x2 upsampling is cropped
+@pytest.mark.parametrize('tag', sorted(FUSIONS))
+def test_every_fusion_runs_in_both_hosts(tag):
+    """Every fusion inside the Inception cells and the FPN merges (b = 1, tiny widths), at an odd
+    size: the x2 upsampling is cropped back to the finer level. Depth is checked structurally
+    in test_zoo_names_and_depth."""
+    x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (2, 3, 9, 9)))
+    net = gluon_aff.get_model('cifar_%s_inception_resnet_b1' % tag, channels=TINY, classes=10)
+    net.initialize()
+    assert net(x).shape == (2, 10)
+    seg = gluon_aff.get_model('fpn_%s_resnet_b1' % tag, channels=TINY)
+    seg.initialize()
+    assert seg(x).shape == (2, 2, 9, 9)
 
 
 def test_zoo_names_and_depth():

@@ -17,6 +17,7 @@ from PIL import Image
 
 from gluon_aff.data.stopsign import (IGNORE_LABEL, StopSignSegmentation, build_stopsign,
                                      instance_mask)
+from helpers import requires
 
 STOP, PERSON = 13, 1
 # octagon: horizontal/vertical edges at .25/.75, diagonals on x+y or x-y = k + 0.5
@@ -63,7 +64,7 @@ def make_tiny_coco(root):
     """Write a COCO-format tree under ``root``; return the expected masks before filtering:
     ``{(split, file_stem): {'foreground': bool array, 'crowd': bool array, 'tiny': bool array}}``.
     """
-    from pycocotools import mask as mask_api  # only to *encode* the compressed RLE input
+    mask_api = requires('pycocotools.mask', 'encoding the COCO RLE test input')
     rs = np.random.RandomState(0)
     specs = {'train': [], 'val': []}
     expected = {}
@@ -142,6 +143,7 @@ def read_mask(out, split, stem):
 
 
 def test_instance_mask_formats():
+    requires('pycocotools.mask', 'decoding COCO masks')
     octagon = shifted(OCTAGON, 2, 1)
     assert np.array_equal(instance_mask([octagon], 16, 18),
                           polygon_reference(octagon, 16, 18).astype(np.uint8))

@@ -154,7 +154,7 @@ def test_script_trains_one_epoch_and_eval_prints_errors(tmp_path, tiny_rec):
     assert info['iters_per_epoch'] == 2 and info['total_batch'] == 16
     cmd = [sys.executable, os.path.join(ROOT, 'scripts', 'eval_imagenet.py'),
            '--model', TINY['model'], '--classes', '4',
-           '--model-kwargs', json.dumps(TINY['model_kwargs']), '--params', run,
+           '--model-kwargs', json.dumps(TINY['model_kwargs']), '--run', run,
            '--rec-val', rec, '--rec-val-idx', idx, '--input-size', '32', '--batch-size', '10',
            '-j', '1']
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

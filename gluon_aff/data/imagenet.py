@@ -9,10 +9,16 @@ recipe), for both the paper-version and the final code:
 * val (RecordIO): shorter side resized to ``ceil(input_size / crop_ratio)`` (256 for 224 and the
   default crop ratio 0.875), then a center crop of ``input_size``.
 
+Input size 320 (the first, aborted start of the original's iAFF-ResNeXt-50 log; its 240-epoch run
+was at 224): on RecordIO the same iterators with ``data_shape`` 320, i.e. a random-resized crop
+to 320 for training and, for validation, the shorter side resized to ``ceil(320 / 0.875) = 366``
+and a 320 center crop.
+
 The image-folder path uses the equivalent ``gluon.data.vision.transforms`` (as the original's
-``get_data_loader`` for ``input_size < 320``). The original's ``--auto_aug`` flag only ever
-acted on that path, never on RecordIO input, so the released models were trained *without*
-AutoAugment (see ``docs/imagenet.md``).
+``get_data_loader`` for ``input_size < 320``) and, from 320 on, the original's EfficientNet-style
+branch (:func:`folder_transforms`). The original's ``--auto_aug`` flag only ever acted on that
+path (AutoAugment's ``'imagenet'`` policy, ``auto_augment=`` here), never on RecordIO input, so
+the released models were trained *without* AutoAugment (see ``docs/imagenet.md``).
 
 :func:`write_tiny_recordio` builds a small ``.rec``/``.idx``/``.lst`` set with ``mx.recordio``
 for tests and smoke runs.
@@ -28,7 +34,8 @@ from mxnet import gluon
 
 __all__ = ['MEAN_RGB', 'STD_RGB', 'RECORDIO_MAGIC', 'val_resize', 'check_record_file',
            'train_rec_iter', 'val_rec_iter', 'folder_loaders', 'split_batch', 'train_split_batch',
-           'write_tiny_recordio', 'NUM_TRAINING_SAMPLES', 'DEFAULT_REC_DIR', 'rec_paths']
+           'write_tiny_recordio', 'NUM_TRAINING_SAMPLES', 'DEFAULT_REC_DIR', 'rec_paths',
+           'folder_transforms', 'EFFICIENTNET_CROP_SIZE']
 
 #: ImageNet-1k training-set size used by the original to derive iterations per epoch
 NUM_TRAINING_SAMPLES = 1281167
@@ -220,18 +227,79 @@ def val_rec_iter(rec_path, idx_path, batch_size, input_size=224, crop_ratio=0.87
         num_parts=num_parts, part_index=part_index)
 
 
+class _EfficientNetCrop(gluon.Block):
+    """NDArray -> PIL -> gluoncv's EfficientNet random or center crop -> bicubic resize to
+    ``size`` x ``size`` -> HWC uint8 NDArray (the original's ``input_size >= 320`` crops)."""
+
+    def __init__(self, size, train):
+        super(_EfficientNetCrop, self).__init__()
+        from gluoncv.utils.transforms import EfficientNetCenterCrop, EfficientNetRandomCrop
+        self.size = size
+        self.crop = EfficientNetRandomCrop(size) if train else EfficientNetCenterCrop(size)
+
+    def forward(self, x):
+        from PIL import Image
+        img = Image.fromarray(x.asnumpy() if isinstance(x, mx.nd.NDArray) else np.asarray(x))
+        img = self.crop(img).resize((self.size, self.size), Image.BICUBIC)
+        return mx.nd.array(np.asarray(img), dtype=np.uint8)
+
+
+#: from this input size on, the original's image-folder path used EfficientNet-style crops
+EFFICIENTNET_CROP_SIZE = 320
+
+
+def folder_transforms(train, input_size=224, crop_ratio=0.875, auto_augment=None):
+    """The original's image-folder transforms (``get_data_loader`` of ``train_imagenet.py``).
+
+    ``input_size < 320``: random-resized crop, flip, colour jitter 0.4, lighting 0.1 (train);
+    shorter side to :func:`val_resize`, center crop (val). ``input_size >= 320``: gluoncv's
+    ``EfficientNetRandomCrop`` (train) or ``EfficientNetCenterCrop`` (val: a square of
+    ``input_size / (input_size + 32)`` of the shorter side, centred), each resized bicubically
+    to ``input_size`` x ``input_size``, then for training flip, jitter and lighting. The original
+    fed the dataset's NDArray straight to the PIL-only EfficientNet crop on the training side,
+    which fails; here the image is converted to PIL first, and flip and jitter are gluon's (the
+    original's PIL versions from autogluon are not available). Both end with ``ToTensor`` and
+    the mean/std normalisation.
+
+    ``auto_augment`` (training only): :class:`~gluon_aff.data.AutoAugment` first, ``True`` =
+    the ``'imagenet'`` policy, as the original's ``--auto_aug`` on this path.
+    """
+    from mxnet.gluon.data.vision import transforms
+    from .autoaugment import AutoAugment
+    mean = [m / 255. for m in MEAN_RGB]
+    std = [s / 255. for s in STD_RGB]
+    steps = []
+    if auto_augment:
+        if not train:
+            raise ValueError('AutoAugment is a training transform')
+        steps.append(auto_augment if isinstance(auto_augment, AutoAugment)
+                     else AutoAugment('imagenet' if auto_augment is True else auto_augment))
+    if input_size >= EFFICIENTNET_CROP_SIZE:
+        steps.append(_EfficientNetCrop(input_size, train))
+    elif train:
+        steps.append(transforms.RandomResizedCrop(input_size))
+    else:
+        steps += [transforms.Resize(val_resize(input_size, crop_ratio), keep_ratio=True),
+                  transforms.CenterCrop(input_size)]
+    if train:
+        steps += [transforms.RandomFlipLeftRight(),
+                  transforms.RandomColorJitter(brightness=JITTER, contrast=JITTER,
+                                               saturation=JITTER),
+                  transforms.RandomLighting(LIGHTING)]
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    return transforms.Compose(steps)
+
+
 def folder_loaders(data_dir, batch_size, input_size=224, crop_ratio=0.875, num_workers=4,
-                   train=True, val=True):
+                   train=True, val=True, auto_augment=None):
     """``(train_loader, val_loader)`` over ``data_dir/train`` and ``data_dir/val`` image folders.
 
     One sub-folder per class (the layout of ``gluoncv``'s ImageNet preparation script). The
-    transforms are the original's ``get_data_loader`` ones for ``input_size < 320``. A loader
-    that is not asked for is ``None``.
+    transforms are :func:`folder_transforms` (``auto_augment`` for training). A loader that is
+    not asked for is ``None``.
     """
-    from mxnet.gluon.data.vision import transforms, ImageFolderDataset
+    from mxnet.gluon.data.vision import ImageFolderDataset
     data_dir = os.path.expanduser(data_dir)
-    mean = [m / 255. for m in MEAN_RGB]
-    std = [s / 255. for s in STD_RGB]
     loaders = []
     for split, wanted in (('train', train), ('val', val)):
         if not wanted:
@@ -241,21 +309,8 @@ def folder_loaders(data_dir, batch_size, input_size=224, crop_ratio=0.875, num_w
         if not os.path.isdir(folder):
             raise FileNotFoundError('image folder not found: %s (expected one sub-folder per '
                                     'class)' % folder)
-        if split == 'train':
-            tf = transforms.Compose([
-                transforms.RandomResizedCrop(input_size),
-                transforms.RandomFlipLeftRight(),
-                transforms.RandomColorJitter(brightness=JITTER, contrast=JITTER,
-                                             saturation=JITTER),
-                transforms.RandomLighting(LIGHTING),
-                transforms.ToTensor(),
-                transforms.Normalize(mean, std)])
-        else:
-            tf = transforms.Compose([
-                transforms.Resize(val_resize(input_size, crop_ratio), keep_ratio=True),
-                transforms.CenterCrop(input_size),
-                transforms.ToTensor(),
-                transforms.Normalize(mean, std)])
+        tf = folder_transforms(split == 'train', input_size, crop_ratio,
+                               auto_augment if split == 'train' else None)
         dataset = ImageFolderDataset(folder)
         if len(dataset) == 0:
             raise ValueError('no images found under %s' % folder)

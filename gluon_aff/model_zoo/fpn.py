@@ -20,19 +20,15 @@ Choices the paper leaves open (defaults, and the options offering the alternativ
 """
 from __future__ import division
 
-from mxnet import cpu
 from mxnet.gluon import nn
 from mxnet.gluon.contrib.nn import Identity
 from mxnet.gluon.nn import BatchNorm
 
 from ..nn.fusion import build_fusion
-from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, add_cifar_stages, cifar_features
-from .common import ImageNetwork, make_norm as _norm
-from .inception import register_paper_family
-from .model_store import DEFAULT_ROOT
-from .model_zoo import _finish
+from .cifar_resnet import SHORTCUTS, CIFARResBlockV2, cifar_features
+from .common import ImageNetwork, make_norm as _norm, make_stages
 
-__all__ = ['AFFFPNResNet', 'get_fpn_resnet', 'UPSAMPLE_MODES']
+__all__ = ['AFFFPNResNet', 'UPSAMPLE_MODES']
 
 #: how the coarser pyramid level is brought to the finer level's size
 UPSAMPLE_MODES = ('nearest', 'bilinear')
@@ -88,7 +84,7 @@ class AFFFPNResNet(ImageNetwork):
                 return CIFARResBlockV2(backbone_fusion, out_channels, stride, downsample,
                                        in_channels, r=r, shortcut=shortcut, form=form,
                                        norm_layer=norm_layer, norm_kwargs=norm_kwargs)
-            add_cifar_stages(self.features, layers, channels, block)
+            self.features.add(*make_stages(layers, channels[1:], channels[0], block)[0])
             # one lateral per stage, finest first; channel expansion where widths differ
             self.lateral = nn.HybridSequential(prefix='lateral_')
             with self.lateral.name_scope():
@@ -128,27 +124,3 @@ class AFFFPNResNet(ImageNetwork):
             lateral = self.lateral[k](levels[k])
             merged = self.fuse[k](self._upsample_like(F, merged, lateral), lateral)
         return self.head(merged)
-
-
-def get_fpn_resnet(fusion='aff', blocks=1, pretrained=False, ctx=cpu(), root=DEFAULT_ROOT,
-                   name=None, **kwargs):
-    """ResNet-20-b + FPN segmentation host (:class:`AFFFPNResNet`), widths 16-16-32-64, 2 classes.
-
-    Parameters
-    ----------
-    fusion : str, default 'aff'
-        Registry tag of the fusion of the top-down merges.
-    blocks : int, default 1
-        Backbone blocks per stage ``b``.
-    pretrained : bool, default False
-        Load ``{name}-XXXXXXXX.params`` from ``root``.
-    **kwargs
-        Override constructor arguments (``channels``, ``classes``, ``upsample``...).
-    """
-    args = dict(layers=[blocks] * 3, channels=[16, 16, 32, 64], classes=2, fusion=fusion, r=4,
-                shortcut='conv')
-    args.update(kwargs)
-    return _finish(AFFFPNResNet(**args), name, pretrained, ctx, root)
-
-
-register_paper_family('fpn_%s_resnet_b%d', get_fpn_resnet)

@@ -26,20 +26,15 @@ from __future__ import division
 
 import functools
 
-from mxnet import cpu
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 from mxnet.gluon.nn import BatchNorm
 
-from ..nn.fusion import FUSIONS, build_fusion
-from .cifar_resnet import (CIFARResBlockV2, add_cifar_stages, add_preact_head,
-                           cifar_features)
-from .common import ImageNetwork, make_norm as _norm
-from .model_store import DEFAULT_ROOT
-from .model_zoo import PAPER_BLOCKS, _finish, register_model
+from ..nn.fusion import build_fusion
+from .cifar_resnet import CIFARResBlockV2, add_preact_head, cifar_features
+from .common import ImageNetwork, make_norm as _norm, make_stages
 
-__all__ = ['InceptionFusionCell', 'InceptionResBlockV2', 'CIFARInceptionResNet',
-           'get_cifar_inception_resnet']
+__all__ = ['InceptionFusionCell', 'InceptionResBlockV2', 'CIFARInceptionResNet']
 
 
 def _check_dilations(dilations):
@@ -105,10 +100,10 @@ class InceptionFusionCell(HybridBlock):
 class InceptionResBlockV2(CIFARResBlockV2):
     """Pre-activation block ``BN-ReLU-cell-BN-ReLU-cell`` joined to its shortcut by ``skip_fusion``.
 
-    Same layout (``resfwd``, ``downsample``, ``attention``) and forward as
-    :class:`~gluon_aff.model_zoo.CIFARResBlockV2`; only the two 3x3 convolutions are
-    :class:`InceptionFusionCell` s. The shortcut is projected by a strided 1x1 convolution
-    without BN when the width changes (the ``atac`` block).
+    A :class:`~gluon_aff.model_zoo.CIFARResBlockV2` (same layout ``resfwd``, ``downsample``,
+    ``attention`` and forward) whose two 3x3 convolutions are :class:`InceptionFusionCell` s.
+    The shortcut is projected by a strided 1x1 convolution without BN when the width changes
+    (the ``atac`` block).
 
     Parameters
     ----------
@@ -133,28 +128,22 @@ class InceptionResBlockV2(CIFARResBlockV2):
         Dilations of the cells' X and Y kernels.
     """
 
-    # pylint: disable=super-init-not-called,non-parent-init-called
     def __init__(self, fusion, channels, stride, downsample=False, in_channels=0, r=4,
                  skip_fusion='add', form='original', dilations=(1, 2), norm_layer=BatchNorm,
                  norm_kwargs=None, **kwargs):
-        # the parent builds plain 3x3 convolutions; only its layout and forward are reused
-        HybridBlock.__init__(self, **kwargs)
         cell = functools.partial(InceptionFusionCell, fusion=fusion, r=r, form=form,
                                  dilations=dilations, norm_layer=norm_layer,
                                  norm_kwargs=norm_kwargs)
-        with self.name_scope():
-            self.resfwd = nn.HybridSequential(prefix='')
-            self.resfwd.add(_norm(norm_layer, norm_kwargs))
-            self.resfwd.add(nn.Activation('relu'))
-            self.resfwd.add(cell(channels, stride=stride, in_channels=in_channels))
-            self.resfwd.add(_norm(norm_layer, norm_kwargs))
-            self.resfwd.add(nn.Activation('relu'))
-            self.resfwd.add(cell(channels, stride=1, in_channels=channels))
-            self.downsample = None
-            if downsample:
-                self.downsample = nn.Conv2D(channels, kernel_size=1, strides=stride,
-                                            use_bias=False, in_channels=in_channels)
-            self.attention = build_fusion(skip_fusion, channels, r=r, form=form)
+        super(InceptionResBlockV2, self).__init__(
+            skip_fusion, channels, stride, downsample, in_channels, r=r, shortcut=_plain_shortcut,
+            form=form, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+            conv=lambda c, s, i: cell(c, stride=s, in_channels=i), **kwargs)
+
+
+def _plain_shortcut(channels, stride, in_channels):
+    """The ``atac`` block's shortcut: a bare strided 1x1 convolution (key ``downsample.weight``)."""
+    return nn.Conv2D(channels, kernel_size=1, strides=stride, use_bias=False,
+                     in_channels=in_channels)
 
 
 class CIFARInceptionResNet(ImageNetwork):
@@ -202,44 +191,10 @@ class CIFARInceptionResNet(ImageNetwork):
                     fusion, out_channels, stride=stride, downsample=downsample,
                     in_channels=in_channels, r=r, skip_fusion=skip_fusion, form=form,
                     dilations=dilations, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
-            in_channels = add_cifar_stages(self.features, layers, channels, block)
+            stages, in_channels = make_stages(layers, channels[1:], channels[0], block)
+            self.features.add(*stages)
             add_preact_head(self.features, norm_layer, norm_kwargs)
             self.output = nn.Dense(classes, in_units=in_channels)
 
     def hybrid_forward(self, F, x):
         return self.output(self.features(x))
-
-
-def get_cifar_inception_resnet(fusion='aff', blocks=1, pretrained=False, ctx=cpu(),
-                               root=DEFAULT_ROOT, name=None, **kwargs):
-    """Inception-ResNet-20-b host (:class:`CIFARInceptionResNet`), widths 16-16-32-64.
-
-    Parameters
-    ----------
-    fusion : str, default 'aff'
-        Registry tag of the same-layer fusion.
-    blocks : int, default 1
-        Blocks per stage ``b`` (depth ``6b + 2``).
-    pretrained : bool, default False
-        Load ``{name}-XXXXXXXX.params`` from ``root``.
-    **kwargs
-        Override constructor arguments (``channels``, ``classes``, ``skip_fusion``...).
-    """
-    args = dict(layers=[blocks] * 3, channels=[16, 16, 32, 64], classes=100, fusion=fusion, r=4)
-    args.update(kwargs)
-    return _finish(CIFARInceptionResNet(**args), name, pretrained, ctx, root)
-
-
-def register_paper_family(name_format, builder):
-    """Register ``name_format % (tag, b)`` -> ``builder(fusion=tag, blocks=b)`` for every fusion
-    tag of :data:`gluon_aff.nn.FUSIONS` and every ``b`` of the paper (1..4)."""
-    for tag in FUSIONS:
-        for b in PAPER_BLOCKS:
-            name = name_format % (tag, b)
-            factory = functools.partial(builder, fusion=tag, blocks=b, name=name)
-            functools.update_wrapper(factory, builder)
-            factory.__name__ = name
-            register_model(name, factory)
-
-
-register_paper_family('cifar_%s_inception_resnet_b%d', get_cifar_inception_resnet)

@@ -2,17 +2,14 @@
 
 Weights are never downloaded: put ``{name}-{sha1[:8]}.params`` under ``root`` (default
 ``~/.mxnet/models``). The file's SHA-1 must start with the 8 hex digits of its name (and equal
-the registered hash where :data:`MODEL_SHA1` has one).
+the full hash when the caller knows it: the zoo passes its model card's ``sha1``).
 """
 import glob
 import hashlib
 import os
 import re
 
-__all__ = ['MODEL_SHA1', 'get_model_file', 'check_sha1', 'short_hash']
-
-#: zoo name -> full SHA-1 of a published checkpoint, for the names whose files are known
-MODEL_SHA1 = {}
+__all__ = ['DEFAULT_ROOT', 'get_model_file', 'check_sha1']
 
 DEFAULT_ROOT = os.path.join('~', '.mxnet', 'models')
 
@@ -26,14 +23,11 @@ def check_sha1(filename, sha1_hash):
     return sha1.hexdigest().startswith(sha1_hash.lower())
 
 
-def short_hash(name):
-    if name not in MODEL_SHA1:
-        raise ValueError('no registered weights for %r' % name)
-    return MODEL_SHA1[name][:8]
-
-
-def get_model_file(name, root=DEFAULT_ROOT):
+def get_model_file(name, root=DEFAULT_ROOT, sha1=None):
     """Return the path of the local pretrained weights for zoo model ``name``.
+
+    ``sha1``: the checkpoint's full SHA-1 when known (its first 8 digits name the file);
+    otherwise any ``{name}-XXXXXXXX.params`` whose SHA-1 starts with its 8 digits.
 
     Raises
     ------
@@ -43,8 +37,8 @@ def get_model_file(name, root=DEFAULT_ROOT):
         The file's SHA-1 does not match its name (a corrupt or wrong file).
     """
     root = os.path.expanduser(root)
-    if name in MODEL_SHA1:
-        candidates = [os.path.join(root, '%s-%s.params' % (name, short_hash(name)))]
+    if sha1:
+        candidates = [os.path.join(root, '%s-%s.params' % (name, sha1[:8]))]
         expected = os.path.basename(candidates[0])
     else:
         candidates = sorted(f for f in glob.glob(os.path.join(root, glob.escape(name) + '-*.params'))
@@ -58,7 +52,7 @@ def get_model_file(name, root=DEFAULT_ROOT):
             'files with gluon_aff.model_zoo.convert) or use pretrained=False.'
             % (name, expected, root))
     path = existing[-1]
-    want = MODEL_SHA1.get(name, path[-15:-7])
+    want = sha1 or path[-15:-7]
     if not check_sha1(path, want):
         raise ValueError('%s: SHA-1 does not match %s; the file is corrupt or not the '
                          'checkpoint of %r' % (path, want, name))

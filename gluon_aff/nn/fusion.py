@@ -19,15 +19,42 @@ build them through :func:`build_fusion`.
 """
 from __future__ import division
 
+import inspect
+
 from mxnet.gluon import nn
-from mxnet.gluon.block import HybridBlock
+from mxnet.gluon.block import Block, HybridBlock
 
 __all__ = ['MSCAM', 'DirectAddFuse', 'ConcatFuse', 'AFF', 'iAFF', 'GlobalGlobalFuse',
            'LocalLocalFuse', 'MSGAUFuse', 'MSSEFuse', 'MSSAFuse', 'HalfAFF', 'ConcatAFF',
-           'RecursiveAFF', 'FUSIONS', 'FUSION_ALIASES', 'build_fusion', 'check_reduction',
-           'context_branch']
+           'RecursiveAFF', 'FUSIONS', 'FUSION_ALIASES', 'register_fusion', 'build_fusion',
+           'resolve_fusion', 'check_reduction', 'context_branch']
 
 FORMS = ('original', 'paper')
+
+#: registry tag -> fusion class (the tags of the paper's Tables 3, 4 and 6), filled by
+#: :func:`register_fusion` next to each class
+FUSIONS = {}
+
+#: the original code's ``askc_type`` names -> registry tags, filled by :func:`register_fusion`
+FUSION_ALIASES = {}
+
+
+def register_fusion(tag, *original_names):
+    """Class decorator: register a fusion under ``tag`` and the original code's names.
+
+    The class must accept ``(channels, r=..., form=...)`` and be called as ``fuse(x, residual)``.
+    It gets the attributes ``tag`` and ``original_names``; :func:`build_fusion` then builds it
+    from the tag or from any of the original ``askc_type`` names.
+    """
+    def register(cls):
+        for key in (tag,) + original_names:
+            if key in FUSIONS or key in FUSION_ALIASES:
+                raise ValueError('fusion name %r is already registered' % (key,))
+        cls.tag, cls.original_names = tag, tuple(original_names)
+        FUSIONS[tag] = cls
+        FUSION_ALIASES.update((name, tag) for name in original_names)
+        return cls
+    return register
 
 
 def check_reduction(channels, r):
@@ -196,6 +223,7 @@ class MSCAM(_Fusion):
         return F.reshape_like(wei if self.return_weights else _flat(F, x) * wei, x)
 
 
+@register_fusion('add', 'DirectAdd')
 class DirectAddFuse(HybridBlock):
     """Addition, ``x + residual`` (tag ``add``; original ``DirectAddFuse``)."""
 
@@ -208,6 +236,7 @@ class DirectAddFuse(HybridBlock):
         return x + residual
 
 
+@register_fusion('concat', 'Concat')
 class ConcatFuse(_Fusion):
     """Concatenation, ``conv1x1(BN(concat[x, residual]))`` (tag ``concat``; original ``Concat``).
 
@@ -250,6 +279,7 @@ class _TwoBranchFusion(_Fusion):
         return F.reshape_like(self.select(F, flat_x, flat_r, wei, factor), x)
 
 
+@register_fusion('aff', 'ASKCFuse')
 class AFF(_TwoBranchFusion):
     """Attentional feature fusion, paper Eq. 4 (tag ``aff``; original ``ASKCFuse``).
 
@@ -267,11 +297,13 @@ class AFF(_TwoBranchFusion):
     """
 
 
+@register_fusion('gg', 'ResGlobGlobCha')
 class GlobalGlobalFuse(_TwoBranchFusion):
     """Ablation "Global + Global" (Fig. 4, Table 3; tag ``gg``; original ``ResGlobGlobCha``)."""
     _POOLED = (True, True)
 
 
+@register_fusion('ll', 'ResLocalLocaCha', 'ResLocaLocaCha')
 class LocalLocalFuse(_TwoBranchFusion):
     """Ablation "Local + Local" (Fig. 4, Table 3; tag ``ll``; original ``ResLocaLocaCha``)."""
     _POOLED = (False, False)
@@ -290,6 +322,7 @@ class _TwoStageFusion(_Fusion):
             self.global_att2 = context_branch(c, ci, pooled=True)
 
 
+@register_fusion('iaff', 'ResGlobLocaforGlobLocaCha')
 class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
     """Iterative attentional feature fusion, paper Eq. 5 (tag ``iaff``).
 
@@ -330,15 +363,18 @@ class _PartialAttentionFusion(_Fusion):
         return F.reshape_like(out, x)
 
 
+@register_fusion('ms_gau', 'AYforXplusY')
 class MSGAUFuse(_PartialAttentionFusion):
     """MS-GAU (modulation, partially context aware): ``M(x) * residual + x`` (tag ``ms_gau``)."""
 
 
+@register_fusion('ms_se', 'XplusAYforY')
 class MSSEFuse(_PartialAttentionFusion):
     """MS-SENet (refinement): ``residual + M(x) * x`` (tag ``ms_se``)."""
     _WEIGHTED = 'x'
 
 
+@register_fusion('ms_sa', 'AXYforXplusY')
 class MSSAFuse(_PartialAttentionFusion):
     """MS-SA (modulation, fully context aware): ``M(x + residual) * residual + x`` (``ms_sa``)."""
     _INPUT = 'sum'
@@ -376,16 +412,19 @@ class _ConcatContextFusion(_Fusion):
         return F.reshape_like(out, x)
 
 
+@register_fusion('half_aff', 'HalfASKCFuse')
 class HalfAFF(_ConcatContextFusion):
     """Half-AFF (Fig. 9(a), Table 6; tag ``half_aff``; original ``HalfASKCFuse``)."""
 
 
+@register_fusion('concat_aff', 'ConcatASKCFuse')
 class ConcatAFF(_ConcatContextFusion):
     """Concat-AFF (Fig. 9(c), Table 6; tag ``concat_aff``; original ``ConcatASKCFuse``)."""
     _FULL = True
     _FINAL_RELU = True
 
 
+@register_fusion('recursive_aff', 'RASKCFuse')
 class RecursiveAFF(_TwoStageFusion):
     """Recursive AFF (Fig. 9(d), Table 6; tag ``recursive_aff``; original ``RASKCFuse``).
 
@@ -403,31 +442,6 @@ class RecursiveAFF(_TwoStageFusion):
         return F.reshape_like(self.select(F, _flat(F, x), _flat(F, residual), wei, 1), x)
 
 
-#: registry tag -> fusion class (the tags of the paper's Tables 3, 4 and 6)
-FUSIONS = {
-    'add': DirectAddFuse,
-    'concat': ConcatFuse,
-    'ms_gau': MSGAUFuse,
-    'ms_se': MSSEFuse,
-    'ms_sa': MSSAFuse,
-    'aff': AFF,
-    'iaff': iAFF,
-    'gg': GlobalGlobalFuse,
-    'll': LocalLocalFuse,
-    'half_aff': HalfAFF,
-    'concat_aff': ConcatAFF,
-    'recursive_aff': RecursiveAFF,
-}
-
-#: the original code's ``askc_type`` names -> registry tags
-FUSION_ALIASES = {
-    'DirectAdd': 'add', 'Concat': 'concat', 'AYforXplusY': 'ms_gau', 'XplusAYforY': 'ms_se',
-    'AXYforXplusY': 'ms_sa', 'ASKCFuse': 'aff', 'ResGlobLocaforGlobLocaCha': 'iaff',
-    'ResGlobGlobCha': 'gg', 'ResLocalLocaCha': 'll', 'ResLocaLocaCha': 'll',
-    'HalfASKCFuse': 'half_aff', 'ConcatASKCFuse': 'concat_aff', 'RASKCFuse': 'recursive_aff',
-}
-
-
 def resolve_fusion(name):
     """Return the registry tag for a tag or an original ``askc_type`` name."""
     if name in FUSIONS:
@@ -438,13 +452,16 @@ def resolve_fusion(name):
                      % (name, ', '.join(sorted(FUSIONS)), ', '.join(sorted(FUSION_ALIASES))))
 
 
-def build_fusion(name, channels, r=4, form='original'):
-    """Build the fusion block registered as ``name`` for ``channels`` channels.
+def build_fusion(fusion, channels, r=4, form='original'):
+    """Build a fusion block for ``channels`` channels, called as ``fuse(x, residual)``.
 
     Parameters
     ----------
-    name : str
-        A tag of :data:`FUSIONS` (``'aff'``, ``'iaff'``, ...) or an original ``askc_type``.
+    fusion : str, HybridBlock class or callable
+        A tag of :data:`FUSIONS` (``'aff'``, ``'iaff'``, ...), an original ``askc_type``, or -
+        as timm's attention factory - a block class or any callable returning a block:
+        ``fusion(channels, r=r, form=form)``, passing ``r`` and ``form`` only where its
+        signature names them (registered classes get both).
     channels : int
         Channels of both inputs.
     r : int, default 4
@@ -452,4 +469,20 @@ def build_fusion(name, channels, r=4, form='original'):
     form : {'original', 'paper'}
         Argument convention, see :meth:`_Fusion.select`.
     """
-    return FUSIONS[resolve_fusion(name)](channels=channels, r=r, form=form)
+    if isinstance(fusion, str):
+        return FUSIONS[resolve_fusion(fusion)](channels=channels, r=r, form=form)
+    if not callable(fusion):
+        raise ValueError('fusion must be a registered tag (%s), an original askc_type, a block '
+                         'class or a callable, got %r' % (', '.join(sorted(FUSIONS)), fusion))
+    kwargs = dict(r=r, form=form)
+    if fusion not in FUSIONS.values():
+        try:
+            named = inspect.signature(fusion).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            named = {}
+        kwargs = {k: v for k, v in kwargs.items() if k in named}
+    block = fusion(channels, **kwargs)
+    if not isinstance(block, Block):
+        raise ValueError('fusion %r returned %s, not a Gluon block'
+                         % (getattr(fusion, '__name__', fusion), type(block).__name__))
+    return block

@@ -4,29 +4,33 @@ Our values come only from ``<runs>/<run name>/metrics.jsonl`` (written by every 
 read with :func:`gluon_aff.training.read_metrics`). A run's status:
 
 * ``not run``: its directory does not exist;
-* ``running``: the directory exists but ``metrics.jsonl`` holds fewer epochs than planned
-  (epochs ``0 .. E-1`` for a plan of ``E`` epochs) and there is no ``done`` marker file;
-* ``done``: epoch ``E-1`` is in ``metrics.jsonl``, or the directory holds a file named ``done``
-  (for runs deliberately trained with another number of epochs).
+* ``done``: epoch ``E-1`` is in ``metrics.jsonl`` (a plan of ``E`` epochs), or the directory holds
+  a file named ``done`` (for runs deliberately trained with another number of epochs);
+* ``running``: not done, and a live process trains in it: its ``run.lock`` names a process
+  that is alive (same host) or was touched within the last three minutes (another host; the
+  trainer touches it every 30 s), see :func:`gluon_aff.training.run_status`;
+* ``stopped``: not done and no live process (interrupted, crashed, killed; continue it with
+  ``--resume``).
 
 "Ours" is the best validation value over the epochs of a run (``max val_acc`` /
 ``max val_miou``; the original code also logs and names its checkpoints by the best test
 accuracy), averaged over the seeds that are done. A cell whose runs are not done shows its status
-and, for running runs, the best value so far marked *partial*; differences are only computed for
-done cells. Never a number that was not measured.
+and, for running or stopped runs, the best value so far marked *partial*; differences are only
+computed for done cells. Never a number that was not measured.
 """
 import html
 import math
 import os
 
 from ..training import read_metrics
+from ..training.run import RUNNING, STOPPED, run_status
 from .tables import (TRAINING_TABLES, load_openaff_logs, load_paper_tables, table_title,
                      training_cells)
 
-__all__ = ['NOT_RUN', 'RUNNING', 'DONE', 'RunResult', 'run_result', 'cell_value',
-           'build_report', 'write_report', 'plot_run']
+__all__ = ['NOT_RUN', 'RUNNING', 'STOPPED', 'DONE', 'RunResult', 'run_result', 'cell_value',
+           'build_report', 'write_report', 'plot_run', 'plots_dir']
 
-NOT_RUN, RUNNING, DONE = 'not run', 'running', 'done'
+NOT_RUN, DONE = 'not run', 'done'
 
 #: metrics.jsonl key each cell metric is read from
 _SOURCE_KEY = {'val_acc': 'val_acc', 'val_miou': 'val_miou', 'top1_err': 'val_acc'}
@@ -64,7 +68,7 @@ def run_result(save_dir, epochs):
             raise ValueError('%s is not valid JSON lines: %s' % (path, err)) from None
     last = max((r['epoch'] for r in rows if 'epoch' in r), default=-1)
     done = last >= epochs - 1 or os.path.exists(os.path.join(save_dir, 'done'))
-    return RunResult(save_dir, DONE if done else RUNNING, rows, epochs)
+    return RunResult(save_dir, DONE if done else run_status(save_dir), rows, epochs)
 
 
 def cell_value(cell, results):
@@ -93,7 +97,8 @@ def cell_value(cell, results):
     note = 'partial: %d/%d epochs' % (furthest.epochs_done, furthest.planned)
     if len(results) > 1:
         note += ', %d/%d seeds done' % (len(done), len(results))
-    return best, RUNNING, note
+    status = RUNNING if any(r.status == RUNNING for r in started) else STOPPED
+    return best, status, note
 
 
 def plot_run(results, name, path, metric_key):
@@ -247,8 +252,13 @@ def _html(sections, runs_dir, out_dir):
     return '\n'.join(parts)
 
 
+def plots_dir(out):
+    """Where :func:`write_report` puts the curve PNGs of report ``out``: ``plots/`` beside it."""
+    return os.path.join(os.path.dirname(os.path.abspath(out)), 'plots')
+
+
 def write_report(runs_dir, out, seeds=(0,), tables=None, epochs=None, params=True):
-    """Write ``out`` (Markdown), ``out`` with ``.html`` and ``<out dir>/plots/*.png``.
+    """Write ``out`` (Markdown), ``out`` with ``.html`` and :func:`plots_dir` ``(out)/*.png``.
 
     Returns ``(markdown path, html path)``.
     """
@@ -256,8 +266,7 @@ def write_report(runs_dir, out, seeds=(0,), tables=None, epochs=None, params=Tru
         raise FileNotFoundError('runs directory %r does not exist' % runs_dir)
     out_dir = os.path.dirname(os.path.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
-    sections = build_report(runs_dir, seeds, tables, epochs, params,
-                            plots_dir=os.path.join(out_dir, 'plots'))
+    sections = build_report(runs_dir, seeds, tables, epochs, params, plots_dir=plots_dir(out))
     html_path = os.path.splitext(out)[0] + '.html'
     with open(out, 'w') as f:
         f.write(_markdown(sections, runs_dir, out_dir))

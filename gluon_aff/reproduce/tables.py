@@ -111,23 +111,29 @@ def load_openaff_logs():
     return _load('openaff_logs.json')
 
 
+#: the column hosts of ``paper_tables.json`` -> the model cards they select
+_TABLE_HOSTS = {'resnet': dict(host='resnet', dataset='cifar100', version='paper'),
+                'inception_resnet': dict(host='inception_resnet', dataset='cifar100'),
+                'fpn': dict(host='fpn_resnet', dataset='stopsign'),
+                'resnet50': dict(host='resnet', dataset='imagenet', version='paper')}
+
+
 def model_name(host, tag, b=None):
-    """Zoo name of ``host`` with fusion ``tag`` and ``b`` blocks per stage.
+    """Zoo name of ``host`` with fusion ``tag`` and ``b`` blocks per stage, from the model cards.
 
     ``host`` is a column host of ``paper_tables.json``: ``resnet`` (CIFAR ResNet-20-b, paper
     version), ``inception_resnet`` (CIFAR Inception-ResNet-20-b), ``fpn`` (ResNet-20-b + FPN on
     StopSign) or ``resnet50`` (ImageNet ResNet-50, paper version).
     """
-    if host == 'resnet':
-        return 'cifar_%s_resnet_b%d' % (tag, b)
-    if host == 'inception_resnet':
-        return 'cifar_%s_inception_resnet_b%d' % (tag, b)
-    if host == 'fpn':
-        return 'fpn_%s_resnet_b%d' % (tag, b)
-    if host == 'resnet50':
-        return '%s_resnet50_paper' % tag
-    raise ValueError('unknown host %r (expected resnet, inception_resnet, fpn or resnet50)'
-                     % (host,))
+    from ..model_zoo import find_models
+    if host not in _TABLE_HOSTS:
+        raise ValueError('unknown host %r (expected resnet, inception_resnet, fpn or resnet50)'
+                         % (host,))
+    criteria = dict(_TABLE_HOSTS[host], fusion=tag, **({} if b is None else {'blocks': b}))
+    names = find_models(**criteria)
+    if len(names) != 1:
+        raise ValueError('no single zoo model for %s (found %s)' % (criteria, names or 'none'))
+    return names[0]
 
 
 def table_title(table):

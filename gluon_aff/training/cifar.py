@@ -29,16 +29,16 @@ from dataclasses import asdict, dataclass, field, fields
 import mxnet as mx
 import numpy as np
 from mxnet import gluon, nd
-from gluoncv.utils import LRScheduler, LRSequential
 
-from ..model_zoo import get_cifar_resnet, get_cifar_resnext, get_model
+from ..model_zoo import find_models, get_host, get_model, get_model_card
 from .checkpoint import require_checkpoint, seed_everything
-from .engine import as_context_list, check_batch_size, classification_validator, fit
-from .runlog import setup_logger
+from .engine import as_context_list, check_batch_size, classification_validator, clip_warmup, fit
+from .run import open_run
+from .schedule import build_lr_schedule
 
 __all__ = ['CIFARRecipe', 'RECIPES', 'get_recipe', 'build_lr_scheduler', 'build_cifar_model',
-           'MixupTransform', 'apply_no_wd', 'make_initializer', 'train_classifier',
-           'total_batch_size', 'per_class_accuracy', 'INITIALIZERS', 'load_trained_model']
+           'cifar_model_spec', 'MixupTransform', 'apply_no_wd', 'make_initializer',
+           'train_classifier', 'total_batch_size', 'per_class_accuracy', 'INITIALIZERS']
 
 
 @dataclass
@@ -106,6 +106,7 @@ def get_recipe(name, **overrides):
             raise ValueError('unknown recipe field %r' % key)
         if value is not None:
             setattr(recipe, key, tuple(value) if key == 'lr_decay_epochs' else value)
+    recipe.warmup_epochs = clip_warmup(recipe.epochs, recipe.warmup_epochs)
     return recipe.validate()
 
 
@@ -124,28 +125,18 @@ def total_batch_size(batch_size, num_devices, per_device_batch):
 
 
 def build_lr_scheduler(recipe, iters_per_epoch):
-    """The recipe's schedule as a gluoncv scheduler (see the module docstring for the counter).
+    """The recipe's schedule (:func:`gluon_aff.training.schedule.build_lr_schedule`).
 
     ``cosine``: linear warm-up ``warmup_lr -> lr`` over ``warmup_epochs``, then cosine to 0 (the
-    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` per passed epoch in
-    ``lr_decay_epochs``, after an optional linear warm-up.
+    original's ``LRSequential``). ``step``: ``lr`` times ``lr_decay`` from the first batch of each
+    epoch in ``lr_decay_epochs``; after a warm-up, gluoncv's update-counted step (each decay one
+    batch early).
     """
-    if iters_per_epoch <= 0:
-        raise ValueError('iters_per_epoch must be positive, got %d' % iters_per_epoch)
-    main_epochs = recipe.epochs - recipe.warmup_epochs
-    if recipe.lr_mode == 'cosine':
-        main = LRScheduler('cosine', base_lr=recipe.lr, target_lr=0, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch)
-    else:
-        main = LRScheduler('step', base_lr=recipe.lr, nepochs=main_epochs,
-                           iters_per_epoch=iters_per_epoch, step_factor=recipe.lr_decay,
-                           step_epoch=[e - recipe.warmup_epochs for e in recipe.lr_decay_epochs],
-                           offset=1)
-    if recipe.warmup_epochs == 0:
-        return main
-    warmup = LRScheduler('linear', base_lr=recipe.warmup_lr, target_lr=recipe.lr,
-                         nepochs=recipe.warmup_epochs, iters_per_epoch=iters_per_epoch)
-    return LRSequential([warmup, main])
+    mode = 'epoch-step' if recipe.lr_mode == 'step' and not recipe.warmup_epochs \
+        else recipe.lr_mode
+    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, mode,
+                             recipe.warmup_epochs, recipe.warmup_lr, recipe.lr_decay_epochs,
+                             recipe.lr_decay)
 
 
 class MixupTransform(object):
@@ -194,6 +185,38 @@ def apply_no_wd(net):
         param.wd_mult = 0.0
 
 
+def cifar_model_spec(model=None, host=None, fusion='aff', blocks=None, version='final',
+                     classes=100):
+    """``(zoo name, kwargs)`` of a CIFAR network given by zoo name or by host + fusion + blocks.
+
+    The host form names the zoo model that is exactly that network where there is one
+    (``resnet``/``paper``/``aff``/2 blocks -> ``cifar_aff_resnet_b2``), else a model of the same
+    host family (:func:`~gluon_aff.model_zoo.get_host`) with ``fusion``/``blocks``/``version``
+    overrides; ``classes`` is passed when not 100. ``get_model(name, **kwargs)`` is the network
+    and the pair is what a checkpoint records (:func:`~gluon_aff.training.run.model_record`).
+    """
+    import inspect
+    if (model is None) == (host is None):
+        raise ValueError('give either a zoo model name or a host (resnet/resnext), not %s'
+                         % ('both' if model else 'neither'))
+    kwargs = {} if classes == 100 else {'classes': classes}
+    if model is not None:
+        return model, kwargs
+    builder = get_host(host, 'cifar100', version)  # the zoo's CIFAR host families
+    if blocks is not None and blocks <= 0:
+        raise ValueError('blocks must be positive, got %d' % blocks)
+    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
+                if k in ('fusion', 'blocks', 'version')}
+    want = dict(defaults, fusion=fusion, version=version,
+                **({} if blocks is None else {'blocks': blocks}))
+    family = [n for n in find_models(dataset='cifar100', host=host, version=version)
+              if set(get_model_card(n).kwargs) <= set(defaults)]
+    for name in family:
+        if dict(defaults, **get_model_card(name).kwargs) == want:
+            return name, kwargs
+    return family[0], dict(kwargs, **want)
+
+
 def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version='final',
                       classes=100):
     """A CIFAR network from a zoo name, or from host + fusion + blocks.
@@ -207,46 +230,11 @@ def build_cifar_model(model=None, host=None, fusion='aff', blocks=None, version=
         default 5 for resnet, 4 for resnext) and ``version`` (``final`` or ``paper``).
     classes : int, default 100
         Head size (100 as the original, even for the 20 coarse labels).
+
+    The network is ``get_model(*cifar_model_spec(...))`` (see :func:`cifar_model_spec`).
     """
-    if (model is None) == (host is None):
-        raise ValueError('give either a zoo model name or a host (resnet/resnext), not %s'
-                         % ('both' if model else 'neither'))
-    if model is not None:
-        return get_model(model, classes=classes)
-    builders = {'resnet': (get_cifar_resnet, 5), 'resnext': (get_cifar_resnext, 4)}
-    if host not in builders:
-        raise ValueError("unknown host %r; choose 'resnet' or 'resnext'" % (host,))
-    builder, default_blocks = builders[host]
-    blocks = default_blocks if blocks is None else blocks
-    if blocks <= 0:
-        raise ValueError('blocks must be positive, got %d' % blocks)
-    return builder(fusion=fusion, blocks=blocks, version=version, classes=classes)
-
-
-def load_trained_model(path, ctx=None):
-    """Rebuild and load a network saved by ``scripts/train_cifar.py``.
-
-    ``path`` is a checkpoint prefix (``runs/x/best``) or a run folder (its ``best``, else
-    ``last``). Returns ``(net, state)`` with the checkpoint's JSON state.
-    """
-    import json
-    import os
-    prefix = path
-    if os.path.isdir(path):
-        prefix = next((os.path.join(path, p) for p in ('best', 'last')
-                       if os.path.isfile(os.path.join(path, p + '.json'))), None)
-        if prefix is None:
-            raise FileNotFoundError('no checkpoint (best.json or last.json) in %s' % path)
-    if not os.path.isfile(prefix + '.json'):
-        raise FileNotFoundError('no checkpoint %s.json' % prefix)
-    with open(prefix + '.json') as f:
-        state = json.load(f)
-    spec = state.get('info', {}).get('model_spec')
-    if spec is None:
-        raise ValueError('%s.json does not say which model it holds (no info.model_spec)' % prefix)
-    net = build_cifar_model(**spec)
-    net.load_parameters(prefix + '.params', ctx=as_context_list(ctx))
-    return net, state
+    name, kwargs = cifar_model_spec(model, host, fusion, blocks, version, classes)
+    return get_model(name, **kwargs)
 
 
 def per_class_accuracy(net, data, num_classes, ctx=None):
@@ -264,8 +252,14 @@ def per_class_accuracy(net, data, num_classes, ctx=None):
 
 def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classes=None,
                      seed=0, resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
-                     logger=None, progress=True, callbacks=(), transforms=None, amp=None):
+                     logger=None, progress=True, callbacks=(), transforms=None, model=None,
+                     amp=None):
     """Train an image classifier with ``recipe`` through :func:`fit`; return its result dict.
+
+    ``save_dir`` is a folder or an open :class:`~gluon_aff.training.Run` (a folder is opened as
+    one around the training: a run already there is refused unless ``resume``). ``model`` is
+    the network's record (:func:`~gluon_aff.training.run.model_record`) saved in every
+    checkpoint.
 
     ``train_set``/``val_set`` hold ``(HWC uint8 image, label)`` pairs and are transformed with
     the original CIFAR transforms. ``classes`` is the head size (for the mixup/smoothing
@@ -285,9 +279,8 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     if amp:
         from .imagenet import enable_amp
         amp_module = enable_amp(amp)
-    logger = logger or setup_logger(save_dir)
     if resume:
-        require_checkpoint(save_dir)  # fail before building the data pipeline
+        require_checkpoint(str(getattr(save_dir, 'dir', save_dir)))  # before the data pipeline
     batch = total_batch_size(recipe.batch_size, len(ctx), recipe.per_device_batch)
     seed_everything(seed)
     train_tf, val_tf = transforms or (cifar_transforms(train=True), cifar_transforms(train=False))
@@ -326,16 +319,19 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
             off_epoch=recipe.epochs - recipe.mixup_off_epochs, smoothing=recipe.label_smoothing)
     info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(classes),
                 batch_size_total=batch, devices=len(ctx), amp=amp)
-    if not resume:
-        logger.info('recipe %s', asdict(recipe))
-        logger.info('total batch %d on %d device(s), %d iterations per epoch', batch, len(ctx),
-                    len(train_data))
-    return fit(net, trainer, train_data, recipe.epochs, save_dir, ctx=ctx,
-               loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=not soft),
-               val_fn=classification_validator(val_data), batch_transform=transform,
-               resume=resume, seed=seed, checkpoint_info=info, logger=logger,
-               progress=progress, callbacks=[_CurvesCallback(save_dir)] + list(callbacks),
-               loss_scaler=loss_scaler)
+    with open_run(save_dir, resume=resume) as run:
+        logger = logger or run.logger
+        logger.info('sizes: %d training / %d validation images, %d-way head', len(train_set),
+                    len(val_set), classes)
+        logger.info('devices: %s; total batch %d, %d iterations per epoch',
+                    ', '.join(str(c) for c in ctx), batch, len(train_data))
+        logger.info('recipe: %s', asdict(recipe))
+        return fit(net, trainer, train_data, recipe.epochs, run.dir, ctx=ctx,
+                   loss_fn=gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=not soft),
+                   val_fn=classification_validator(val_data), batch_transform=transform,
+                   resume=resume, seed=seed, checkpoint_info=info, logger=logger,
+                   progress=progress, model=model, loss_scaler=loss_scaler,
+                   callbacks=[_CurvesCallback(run.dir)] + list(callbacks))
 
 
 class _CurvesCallback(object):

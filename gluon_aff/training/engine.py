@@ -9,7 +9,8 @@ API
 :func:`fit` ``(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
 batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True, resume=False,
 seed=None, rank=0, best_key='val_acc', best_mode='max', checkpoint_info=None, callbacks=(),
-logger=None, progress=True, loss_scaler=None)`` runs epochs ``[start, epochs)`` and returns a dict
+logger=None, progress=True, loss_scaler=None, model=None)`` runs epochs ``[start, epochs)`` and
+returns a dict
 ``{'best': value, 'best_epoch': int, 'last': last metrics row, 'save_dir': path}``.
 
 * ``net`` is an initialised (optionally hybridized) block; ``trainer`` a :class:`gluon.Trainer`
@@ -36,11 +37,15 @@ logger=None, progress=True, loss_scaler=None)`` runs epochs ``[start, epochs)`` 
   ``{'val_acc': 0.91}``, see :func:`classification_validator`), merged into the epoch row.
 * Every epoch, rank 0 appends a row to ``save_dir/metrics.jsonl`` (``epoch, train_loss,
   train_<metric>, lr, time, samples_per_sec`` + validation metrics), then writes the atomic
-  checkpoint ``save_dir/last`` (params, trainer states, epoch, best value, RNG states, the row and
-  ``checkpoint_info``) and, when ``best_key`` improved, ``save_dir/best``. ``callbacks`` are called
-  as ``cb(epoch, row)`` afterwards on every rank.
-* ``resume=True`` loads ``save_dir/last`` (``FileNotFoundError`` if none) and continues with the
-  next epoch, the same best value and a ``metrics.jsonl`` trimmed to the finished epochs.
+  checkpoint ``save_dir/last`` (params, trainer states, epoch, best value, RNG states, the row,
+  ``checkpoint_info`` and ``model``, the record of :func:`~gluon_aff.training.run.model_record`
+  that :func:`~gluon_aff.training.load_run` rebuilds the network from) and, when ``best_key``
+  improved, ``save_dir/best``. ``callbacks`` are called as ``cb(epoch, row)`` afterwards on every
+  rank. The folder itself (refusing to overwrite a run, the lock, the log) is the caller's
+  :class:`~gluon_aff.training.Run`.
+* ``resume=True`` finishes an interrupted checkpoint write, loads ``save_dir/last``
+  (``FileNotFoundError`` if none) and continues with the next epoch, the same best value and a
+  ``metrics.jsonl`` trimmed to the finished epochs.
 * ``seed``: when given, Python, NumPy and MXNet are re-seeded at the start of every epoch with
   :func:`epoch_seed` ``(seed, epoch)``. Shuffling (NumPy), augmentation and mixup draws of an epoch
   then depend only on ``(seed, epoch)``, which makes a resumed run repeat an uninterrupted one
@@ -60,12 +65,12 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from .checkpoint import (latest_checkpoint, load_checkpoint, require_checkpoint, save_checkpoint,
-                         seed_everything)
+from .checkpoint import (latest_checkpoint, load_checkpoint, recover_checkpoint,
+                         require_checkpoint, save_checkpoint, seed_everything)
 from .runlog import MetricsWriter, check_finite
 
 __all__ = ['fit', 'split_batch', 'check_batch_size', 'evaluate', 'classification_validator',
-           'epoch_seed', 'as_context_list']
+           'epoch_seed', 'as_context_list', 'clip_warmup']
 
 
 def as_context_list(ctx):
@@ -88,6 +93,20 @@ def check_batch_size(batch_size, num_devices):
         raise ValueError(
             'batch size %d is not divisible by the number of devices %d: use a multiple of %d '
             '(or give the per-device batch size)' % (batch_size, num_devices, num_devices))
+
+
+def clip_warmup(epochs, warmup_epochs):
+    """``warmup_epochs`` clipped to ``epochs - 1`` (with a warning) so a schedule keeps at least
+    one epoch after its warm-up: a smoke run (``--recipe final --epochs 1``) trains."""
+    if epochs > 0 and warmup_epochs >= epochs:
+        import warnings
+        from ..errors import UserNotice
+        clipped = epochs - 1
+        warnings.warn('a warm-up of %d epochs does not fit a run of %d epoch(s): clipped to %d '
+                      'warm-up epoch(s)' % (warmup_epochs, epochs, clipped), UserNotice,
+                      stacklevel=2)
+        return clipped
+    return warmup_epochs
 
 
 def split_batch(batch, ctx, even_split=True):
@@ -152,7 +171,8 @@ def _is_better(value, best, mode):
 def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_fn=None,
         batch_fn=split_batch, batch_transform=None, train_metric=None, even_split=True,
         resume=False, seed=None, rank=0, best_key='val_acc', best_mode='max',
-        checkpoint_info=None, callbacks=(), logger=None, progress=True, loss_scaler=None):
+        checkpoint_info=None, callbacks=(), logger=None, progress=True, loss_scaler=None,
+        model=None):
     """Train ``net`` for epochs ``[start, epochs)``; see the module docstring for every argument.
 
     Returns ``{'best': best value or None, 'best_epoch': int or None, 'last': last row or None,
@@ -172,6 +192,9 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
 
     start_epoch, best, best_epoch = 0, None, None
     if resume:
+        if is_main:
+            for prefix in (last_prefix, best_prefix):
+                recover_checkpoint(prefix)
         prefix = require_checkpoint(save_dir, 'last')
         state = load_checkpoint(prefix, net, trainer, ctx=ctx)
         start_epoch = int(state['epoch']) + 1
@@ -235,7 +258,7 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
             writer.write(**row)
             info = dict(checkpoint_info or {})
             state = dict(epoch=epoch, best=best, best_epoch=best_epoch, best_key=best_key,
-                         metrics=row, seed=seed, info=info)
+                         metrics=row, seed=seed, info=info, model=model)
             if improved:
                 save_checkpoint(best_prefix, net, trainer, **state)
             save_checkpoint(last_prefix, net, trainer, **state)

@@ -33,17 +33,18 @@ update runs there (``update_on_kvstore=True``).
 """
 import copy
 import json
-import logging
 import os
 
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from .schedule import build_lr_schedule, iters_per_epoch
+
 __all__ = ['RECIPES', 'REFERENCE_BATCH', 'get_recipe', 'resolve_batch', 'scaled_lr',
            'iters_per_epoch', 'build_lr_scheduler', 'disable_bias_bn_wd', 'ImageNetTargets',
-           'enable_amp', 'create_kvstore', 'ServerSideTrainer', 'make_trainer',
-           'EpochIterator', 'prepare_net', 'topk_errors']
+           'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer', 'ServerSideTrainer',
+           'make_trainer', 'EpochIterator', 'prepare_net', 'topk_errors']
 
 #: total batch the recipes' lr was tuned for: 128 per GPU x 4 GPUs
 REFERENCE_BATCH = 512
@@ -103,33 +104,17 @@ def scaled_lr(lr, total_batch, ref_batch=REFERENCE_BATCH, per_device=False):
     return float(lr) * total_batch / float(ref_batch)
 
 
-def iters_per_epoch(num_samples, total_batch):
-    """``num_samples // total_batch`` (the original's ``num_batches``; at least 1)."""
-    return max(1, num_samples // total_batch)
-
-
 def build_lr_scheduler(lr, epochs, warmup_epochs, iters, mode='cosine', warmup_lr=0.0,
                        step_epochs=(40, 60), step_factor=0.1):
-    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction).
+    """Warm-up + main schedule as a gluoncv ``LRSequential`` (the original's construction,
+    :func:`gluon_aff.training.schedule.build_lr_schedule`).
 
     Linear warm-up from ``warmup_lr`` to ``lr`` over ``warmup_epochs``, then ``mode``
     (``'cosine'``, ``'step'``, ``'poly'``, power 2) from ``lr`` to 0 for the remaining epochs.
     The schedule is driven by the optimizer's update counter.
     """
-    from gluoncv.utils import LRScheduler, LRSequential
-    if epochs <= warmup_epochs:
-        raise ValueError('epochs (%d) must exceed warmup_epochs (%d)' % (epochs, warmup_epochs))
-    if mode not in ('cosine', 'step', 'poly', 'linear'):
-        raise ValueError("lr mode must be cosine, step, poly or linear, got %r" % (mode,))
-    schedulers = []
-    if warmup_epochs > 0:
-        schedulers.append(LRScheduler('linear', base_lr=warmup_lr, target_lr=lr,
-                                      nepochs=warmup_epochs, iters_per_epoch=iters))
-    schedulers.append(LRScheduler(mode, base_lr=lr, target_lr=0,
-                                  nepochs=epochs - warmup_epochs, iters_per_epoch=iters,
-                                  step_epoch=[e - warmup_epochs for e in step_epochs],
-                                  step_factor=step_factor, power=2))
-    return LRSequential(schedulers)
+    return build_lr_schedule(lr, epochs, iters, mode, warmup_epochs, warmup_lr, step_epochs,
+                             step_factor)
 
 
 def disable_bias_bn_wd(net):
@@ -214,14 +199,23 @@ def enable_amp(target_dtype='float16'):
 
 def create_kvstore(name):
     """``(kvstore, rank, num_workers)``. ``name`` is ``'device'``, ``'local'``, ``'dist_sync'``,
-    ``'dist_device_sync'``, ``'dist_async'`` or ``'horovod'``; dist types need the DMLC_* env
-    variables of a launcher (``scripts/launch_dist.py``, ``tools/launch.py`` of MXNet)."""
+    ``'dist_device_sync'``, ``'dist_async'`` or ``'horovod'``.
+
+    dist types need the DMLC_* env variables of a launcher (``scripts/launch_dist.py``,
+    ``tools/launch.py`` of MXNet). Before joining, the scheduler's address must answer within
+    ``GLUON_AFF_DIST_CONNECT_TIMEOUT`` seconds (default 60, else a ``ValueError`` naming it),
+    and the process's :class:`~gluon_aff.training.distributed.Watchdog` starts: a worker that
+    cannot join or finishes no trainer step for ``GLUON_AFF_DIST_TIMEOUT`` seconds (default
+    900) stops with an ``error:`` line instead of waiting forever for a dead peer.
+    """
     if name == 'horovod':
         try:
             import horovod.mxnet as hvd
         except ImportError:
-            raise ValueError("kvstore 'horovod' needs horovod built with MXNet support "
-                             "(HOROVOD_WITH_MXNET=1 pip install horovod)")
+            raise ValueError("kvstore 'horovod' needs horovod built with MXNet support, which "
+                             'is not installed here: HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 '
+                             'pip install --no-build-isolation horovod==0.28.1 (after mxnet; '
+                             'see docs/imagenet.md), or use --kvstore dist_sync') from None
         hvd.init()
         return 'horovod', hvd.rank(), hvd.size()
     if name.startswith('dist'):
@@ -229,14 +223,76 @@ def create_kvstore(name):
             raise ValueError('kvstore %r needs a distributed launch: DMLC_ROLE, '
                              'DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER and '
                              'DMLC_NUM_WORKER are not set (see docs/imagenet.md)' % name)
+        from . import distributed
+        host, port = distributed.scheduler_address()
+        distributed.wait_for_scheduler(
+            host, port, distributed.env_seconds(distributed.CONNECT_TIMEOUT_ENV, 60))
+        distributed.start_watchdog(what='joining the job at %s:%d (%s workers, %s servers)' % (
+            host, port, os.environ.get('DMLC_NUM_WORKER'), os.environ.get('DMLC_NUM_SERVER')))
         kv = mx.kv.create(name)
+        distributed.feed_watchdog('kvstore %s created, rank %d' % (name, kv.rank))
         return kv, kv.rank, kv.num_workers
     if name not in ('device', 'local', 'nccl'):
         raise ValueError('unknown kvstore %r' % (name,))
     return name, 0, 1
 
 
-class ServerSideTrainer(gluon.Trainer):
+def finish_kvstore(kvstore):
+    """Wait for every queued push/pull, then for every worker (dist kvstores).
+
+    MXNet runs ``trainer.step`` asynchronously and drops the operations still queued when a
+    process exits, so a worker exiting right after queuing its last step (every rank but 0,
+    which writes no checkpoint) left the others waiting forever for that step's weights. The
+    final barrier runs under the watchdog: a worker that died at the end is reported too.
+    """
+    mx.nd.waitall()
+    if not isinstance(kvstore, str) and 'dist' in kvstore.type:
+        from . import distributed
+        distributed.feed_watchdog('training done, waiting for the other workers to finish')
+        kvstore._barrier()
+        distributed.feed_watchdog('all workers finished')
+
+
+class DistTrainer(gluon.Trainer):
+    """A :class:`gluon.Trainer` for MXNet's parameter-server kvstores (``dist_*``).
+
+    It waits for the initial broadcast of the parameters to reach every worker before the
+    first gradient is pushed. ``gluon.Trainer`` sends, for every parameter, a pull of its
+    initial value (``kvstore.broadcast``) and then, in the same ``step``, the push-pull of its
+    gradient, without waiting in between. MXNet 1.9.1's ps-lite serves a server's incoming
+    requests from a priority queue (``ps::ThreadsafePQueue``, dmlc/ps-lite#147) and MXNet
+    gives every request the same priority, so a backlog is served out of order: a worker's
+    initial pull can be answered after the first push-pull round of that key completed, with
+    the *sum of the gradients* instead of the weights. On CPU workers nothing else orders the
+    two requests (the kvstore's send buffer is the parameter's own array), and with
+    ``update_on_kvstore=False`` that worker then trains from gradient-sum weights: one
+    parameter (the last to be initialised, the only one whose pull and push-pull are queued
+    together) differed between workers in about 1 run of 6 under CPU load. Waiting here costs
+    one round trip, once.
+
+    Every ``step`` also feeds the process's
+    :class:`~gluon_aff.training.distributed.Watchdog` (started by :func:`create_kvstore`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super(DistTrainer, self).__init__(*args, **kwargs)
+        self._steps_done = 0
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        super(DistTrainer, self).step(batch_size, ignore_stale_grad)
+        self._steps_done += 1
+        from .distributed import feed_watchdog
+        feed_watchdog('trainer step %d' % self._steps_done)
+
+    def _init_params(self):
+        pending = [param for param in self._params_to_init if not param._deferred_init]
+        super(DistTrainer, self)._init_params()
+        for param in pending:
+            for array in param.list_data():
+                array.wait_to_read()  # the initial pull has completed
+
+
+class ServerSideTrainer(DistTrainer):
     """A :class:`gluon.Trainer` for ``update_on_kvstore=True`` on a distributed kvstore.
 
     The optimizer (with its lr scheduler) and its states live on the servers there, and MXNet
@@ -245,14 +301,6 @@ class ServerSideTrainer(gluon.Trainer):
     resumed run continues the lr schedule; momentum restarts from zero (documented).
     :attr:`learning_rate` is the servers' lr, the schedule at that update count.
     """
-
-    def __init__(self, *args, **kwargs):
-        super(ServerSideTrainer, self).__init__(*args, **kwargs)
-        self._steps_done = 0
-
-    def step(self, batch_size, ignore_stale_grad=False):
-        super(ServerSideTrainer, self).step(batch_size, ignore_stale_grad)
-        self._steps_done += 1
 
     @property
     def num_update(self):
@@ -296,7 +344,8 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
     Gradients are averaged over the whole distributed batch: with a dist kvstore the servers sum
     the workers' gradients, so ``rescale_grad`` starts at ``1 / num_workers`` and
     ``trainer.step(worker_batch)`` then divides by the worker batch. ``update_on_kvstore=None``
-    keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`).
+    keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`); ``False``
+    updates on the workers (a :class:`DistTrainer`).
     """
     params = {'wd': wd, 'momentum': momentum, 'lr_scheduler': lr_scheduler,
               'rescale_grad': 1.0 / num_workers}
@@ -308,12 +357,10 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
         hvd.broadcast_parameters(net.collect_params(), root_rank=0)
         return hvd.DistributedTrainer(net.collect_params(), optimizer, params)
     distributed = not isinstance(kvstore, str) and 'dist' in kvstore.type
-    if distributed and update_on_kvstore is False:
-        logging.getLogger('gluon_aff').warning(
-            'update_on_kvstore=0 with %s: on MXNet 1.9.1 the workers\' weights were seen to '
-            'drift apart with the threaded engine (docs/imagenet.md, known issue); the default '
-            'server-side update is safe', kvstore.type)
-    cls = ServerSideTrainer if distributed and update_on_kvstore is not False else gluon.Trainer
+    if not distributed:
+        cls = gluon.Trainer
+    else:
+        cls = DistTrainer if update_on_kvstore is False else ServerSideTrainer
     return cls(net.collect_params(), optimizer, params, kvstore=kvstore,
                update_on_kvstore=update_on_kvstore)
 

@@ -5,43 +5,24 @@
 :func:`evaluate_imagenet` computes single-crop top-1 / top-5 errors of a checkpoint.
 ``scripts/train_imagenet.py`` and ``scripts/eval_imagenet.py`` are thin command lines over them.
 """
+import contextlib
 import logging
 import os
-import shutil
 
 import mxnet as mx
 from mxnet import gluon
 
+from ..cli import parse_gpus
 from ..data import imagenet as imagenet_data
-from .checkpoint import atomic_write, seed_everything
+from .checkpoint import copy_checkpoint, seed_everything
 from . import curves
-from .engine import fit
+from .engine import clip_warmup, fit
 from .imagenet import (EpochIterator, ImageNetTargets, build_lr_scheduler,
-                       create_kvstore, enable_amp, get_recipe, iters_per_epoch, make_trainer,
-                       prepare_net, resolve_batch, scaled_lr, topk_errors)
-from .runlog import setup_logger
+                       create_kvstore, enable_amp, finish_kvstore, get_recipe, iters_per_epoch,
+                       make_trainer, prepare_net, resolve_batch, scaled_lr, topk_errors)
+from .run import Run, load_run, model_record
 
-__all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'resolve_params_path',
-           'plot_curves', 'build_model']
-
-
-def parse_gpus(gpus):
-    """``'0,1'`` -> ``[gpu(0), gpu(1)]``; ``''`` / ``None`` -> ``[cpu()]``."""
-    if gpus is None or str(gpus).strip() in ('', '-1', 'cpu'):
-        return [mx.cpu()]
-    try:
-        ids = [int(g) for g in str(gpus).split(',') if g.strip()]
-    except ValueError:
-        raise ValueError('--gpus must be a comma-separated list of GPU ids, got %r' % (gpus,))
-    if not ids or min(ids) < 0:
-        raise ValueError('--gpus must list GPU ids >= 0, got %r' % (gpus,))
-    if len(set(ids)) != len(ids):
-        raise ValueError('--gpus lists a GPU twice: %r' % (gpus,))
-    available = mx.context.num_gpus()
-    if max(ids) >= available:
-        raise ValueError('--gpus %s asks for GPU %d but MXNet sees %d GPU(s) (CPU-only mxnet '
-                         'package? install mxnet-cu112)' % (gpus, max(ids), available))
-    return [mx.gpu(i) for i in ids]
+__all__ = ['parse_gpus', 'train_imagenet', 'evaluate_imagenet', 'plot_curves', 'build_model']
 
 
 def build_model(model, classes=1000, **model_kwargs):
@@ -56,12 +37,6 @@ def plot_curves(save_dir, filename='curves.png'):
                               panels=curves.IMAGENET_PANELS)
 
 
-def _copy_checkpoint(src_prefix, dst_prefix):
-    for ext in ('.params', '.states', '.json'):  # .json last: marks the copy complete
-        if os.path.exists(src_prefix + ext):
-            atomic_write(dst_prefix + ext, lambda tmp, e=ext: shutil.copyfile(src_prefix + e, tmp))
-
-
 def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_idx=None,
                    rec_val=None, rec_val_idx=None, data_dir=None, gpus=None, batch_size=None,
                    per_device_batch=False, lr=None, epochs=None, warmup_epochs=None,
@@ -69,7 +44,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                    dtype=None, amp=False, kvstore='device', update_on_kvstore=None,
                    data_threads=4, input_size=None, crop_ratio=None, classes=1000,
                    model_kwargs=None, resume=False, seed=None, save_frequency=10,
-                   progress=True, hybridize=True, validate=True, logger=None, callbacks=()):
+                   progress=True, hybridize=True, validate=True, logger=None, callbacks=(),
+                   overwrite=False):
     """Train an ImageNet model with a recipe of the original; returns :func:`fit`'s result.
 
     Parameters (``None`` keeps the recipe's value)
@@ -105,6 +81,9 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
         Re-seeds every epoch (see :func:`fit`), RecordIO shuffling and augmentation included.
     callbacks : list
         Extra ``cb(epoch, row)`` called on every rank after each epoch.
+    resume, overwrite : bool
+        How rank 0 opens ``save_dir`` (a :class:`~gluon_aff.training.Run`): a run already there
+        is refused unless continued (``resume``) or moved aside (``overwrite``).
 
     Returns :func:`fit`'s dict plus ``net``, ``trainer``, ``rank`` and ``num_workers``.
     """
@@ -112,21 +91,24 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                      mixup_alpha=mixup_alpha, mixup_off_epochs=mixup_off_epochs,
                      label_smoothing=label_smoothing, dtype=dtype, input_size=input_size,
                      crop_ratio=crop_ratio)
+    rcp['warmup_epochs'] = clip_warmup(rcp['epochs'], rcp['warmup_epochs'])
     if amp and rcp['dtype'] != 'float32':
         rcp['dtype'] = 'float32'  # AMP keeps float32 weights and casts inside the graph
     kv, rank, num_workers = create_kvstore(kvstore)
     ctx = parse_gpus(gpus)
+    if rank == 0:
+        Run.check(save_dir, resume, overwrite)  # before the data pipeline
     if batch_size is None:
         batch_size = rcp['ref_batch'] // 4 if per_device_batch else rcp['ref_batch']
     total, worker_batch, _ = resolve_batch(batch_size, len(ctx), num_workers, per_device_batch)
     lr_value = scaled_lr(rcp['lr'], total, rcp['ref_batch'], per_device_batch)
     is_main = rank == 0
-    if logger is None:
-        logger = setup_logger(save_dir) if is_main else logging.getLogger('gluon_aff.worker')
     size = rcp['input_size']
 
     if rec_train:
         num_samples = imagenet_data.check_record_file(rec_train, rec_train_idx)
+        source = 'RecordIO %s (%s)%s' % (rec_train, rec_train_idx, ', validation %s (%s)' % (
+            rec_val, rec_val_idx) if validate and rec_val else '')
         train_data = EpochIterator(
             lambda it_seed: imagenet_data.train_rec_iter(
                 rec_train, rec_train_idx, worker_batch, size, data_threads,
@@ -143,6 +125,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
             data_dir, worker_batch, size, rcp['crop_ratio'], data_threads,
             val=validate and is_main)
         num_samples = len(train_data._dataset)
+        source = 'image folders %s/train%s' % (data_dir, ' and %s/val' % data_dir
+                                               if val_data is not None else '')
         if num_workers > 1:
             raise ValueError('image-folder input is single-worker; use RecordIO (--rec-train) '
                              'for distributed training')
@@ -155,6 +139,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
         amp_module = enable_amp()
     if seed is not None:
         seed_everything(seed)  # the initial weights too
+    record = model_record(model, dict(model_kwargs or {}, classes=classes))
     net = build_model(model, classes=classes, **(model_kwargs or {}))
     prepare_net(net, ctx, rcp['dtype'], rcp['init'], rcp['no_wd'], hybridize)
     scheduler = build_lr_scheduler(lr_value, rcp['epochs'], rcp['warmup_epochs'], iters,
@@ -177,8 +162,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
         if not is_main:
             return
         if save_frequency and (epoch + 1) % save_frequency == 0:
-            _copy_checkpoint(os.path.join(save_dir, 'last'),
-                             os.path.join(save_dir, 'epoch-%04d' % epoch))
+            copy_checkpoint(os.path.join(save_dir, 'last'),
+                            os.path.join(save_dir, 'epoch-%04d' % epoch))
         plot_curves(save_dir)
 
     info = dict(model=model, recipe=recipe, total_batch=total, worker_batch=worker_batch,
@@ -186,58 +171,51 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                 per_device_batch=per_device_batch, amp=bool(amp), kvstore=kvstore,
                 classes=classes, model_kwargs=model_kwargs or {},
                 recipe_values=rcp)
-    if is_main:
-        logger.info('ImageNet run: %s', info)
-    result = fit(net, trainer, train_data, rcp['epochs'], save_dir, ctx=ctx, loss_fn=loss_fn,
-                 val_fn=val_fn, batch_fn=imagenet_data.train_split_batch,
-                 batch_transform=targets, train_metric=mx.metric.Accuracy(), resume=resume,
-                 seed=seed, rank=rank, best_key='val_top1_err', best_mode='min',
-                 checkpoint_info=info, callbacks=[periodic] + list(callbacks), logger=logger,
-                 progress=progress and is_main,
-                 loss_scaler=amp_module.scale_loss if amp else None)
-    # fit() returns with the last trainer.step still in flight (MXNet runs it asynchronously;
-    # only reads of the parameters wait for it). A worker that then exits, typically every
-    # rank but 0, which writes no checkpoint, lets MXNet's atexit shutdown drop the engine ops
-    # still queued, so its last gradient pushes never reach the servers; in dist_sync the
-    # other workers then wait forever for that step's weights (rank 0 hung in its last
-    # validation or checkpoint). Finish every queued push/pull before returning.
-    mx.nd.waitall()
+    with Run(save_dir, resume, overwrite) if is_main else contextlib.nullcontext() as run:
+        if is_main:
+            logger = logger or run.logger
+            logger.info('data: %s, %d training images, %d classes', source, num_samples,
+                        classes)
+            logger.info('devices: %s x %d worker(s); total batch %d, %d iterations per epoch',
+                        ', '.join(str(c) for c in ctx), num_workers, total, iters)
+            logger.info('recipe: %s', info)
+        else:
+            logger = logger or logging.getLogger('gluon_aff.worker')
+        result = fit(net, trainer, train_data, rcp['epochs'], save_dir, ctx=ctx,
+                     loss_fn=loss_fn, val_fn=val_fn, batch_fn=imagenet_data.train_split_batch,
+                     batch_transform=targets, train_metric=mx.metric.Accuracy(),
+                     resume=resume, seed=seed, rank=rank, best_key='val_top1_err',
+                     best_mode='min', checkpoint_info=info,
+                     callbacks=[periodic] + list(callbacks), logger=logger,
+                     progress=progress and is_main,
+                     loss_scaler=amp_module.scale_loss if amp else None, model=record)
+    finish_kvstore(kv)  # the last step is still in flight (see finish_kvstore)
     result.update(net=net, trainer=trainer, rank=rank, num_workers=num_workers)
     return result
 
 
-def resolve_params_path(path):
-    """A ``.params`` file from a file, a checkpoint prefix (``run/best``) or a run directory
-    (``best.params``, else ``last.params``)."""
-    path = os.path.expanduser(path)
-    if os.path.isdir(path):
-        for name in ('best.params', 'last.params'):
-            if os.path.isfile(os.path.join(path, name)):
-                return os.path.join(path, name)
-        raise FileNotFoundError('no best.params or last.params in %s' % path)
-    if os.path.isfile(path):
-        return path
-    if os.path.isfile(path + '.params'):
-        return path + '.params'
-    raise FileNotFoundError('parameter file not found: %s' % path)
-
-
 def evaluate_imagenet(model, params, rec_val, rec_val_idx, gpus=None, batch_size=100,
                       input_size=224, crop_ratio=0.875, resize=None, dtype='float32',
-                      classes=1000, model_kwargs=None, data_threads=4, hybridize=True):
+                      classes=None, model_kwargs=None, data_threads=4, hybridize=True):
     """Single-crop top-1 / top-5 errors of ``params`` on the validation RecordIO.
 
-    ``params``: our checkpoint (file, prefix or run directory) or an original open-aff
-    ``.params`` (same parameter names). ``batch_size`` is per device. ``resize`` defaults to ``ceil(input_size /
-    crop_ratio)`` (256 for 224). Returns ``{'top1_err', 'top5_err', 'num_samples'}``.
+    ``params``: a run folder, a checkpoint prefix or file (:func:`~gluon_aff.training.load_run`)
+    or an original open-aff ``.params`` of ``model``. ``classes`` and ``model_kwargs`` build
+    ``model`` for a bare file and override a checkpoint's record (``classes=None``: keep it).
+    ``batch_size`` is per device. ``resize`` defaults to ``ceil(input_size / crop_ratio)`` (256
+    for 224). Returns ``{'top1_err', 'top5_err', 'num_samples'}``.
     """
-    params = resolve_params_path(params)
     ctx = parse_gpus(gpus)
     if batch_size <= 0:
         raise ValueError('batch size must be positive, got %d' % batch_size)
+    kwargs = dict(model_kwargs or {})
+    if classes is not None:
+        kwargs['classes'] = classes
+    net, _ = load_run(params, model=model, model_kwargs=kwargs, ctx=ctx)
     val_iter = imagenet_data.val_rec_iter(rec_val, rec_val_idx, batch_size * len(ctx),
                                           input_size, crop_ratio, resize,
                                           num_workers=data_threads)
-    net = build_model(model, classes=classes, **(model_kwargs or {}))
-    prepare_net(net, ctx, dtype, no_wd=False, hybridize=hybridize, params=params)
+    net.cast(dtype)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
     return topk_errors(net, val_iter, ctx, dtype)

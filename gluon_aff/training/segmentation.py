@@ -11,7 +11,6 @@ The epoch loop, checkpoints, resume, metrics file and NaN guard are the shared e
 module supplies the recipe, the metric adapter (:class:`SegmentationScores`), the validator and
 the plotting/overlay helpers of the scripts.
 """
-import logging
 import os
 from dataclasses import asdict, dataclass
 
@@ -20,17 +19,17 @@ import numpy as np
 from mxnet import gluon
 from mxnet.gluon.data.vision import transforms
 from gluoncv.loss import SoftmaxCrossEntropyLoss
-from gluoncv.utils import LRScheduler
 from gluoncv.utils.metrics import SegmentationMetric
 
-from .checkpoint import load_checkpoint, require_checkpoint, seed_everything
+from .checkpoint import require_checkpoint, seed_everything
 from . import curves
 from .engine import as_context_list, check_batch_size, fit, split_batch
-from .runlog import setup_logger
+from .run import open_run
+from .schedule import build_lr_schedule
 
 __all__ = ['SegmentationRecipe', 'SegmentationScores', 'segmentation_validator',
            'evaluate_segmentation', 'image_transform', 'build_poly_scheduler',
-           'train_segmentation', 'plot_curves', 'overlay', 'load_segmentation_net', 'MEAN', 'STD', 'INITIALIZERS']
+           'train_segmentation', 'plot_curves', 'overlay', 'MEAN', 'STD', 'INITIALIZERS']
 
 #: ImageNet statistics, GluonCV's segmentation normalisation
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -123,27 +122,29 @@ def image_transform():
 
 
 def build_poly_scheduler(recipe, iters_per_epoch):
-    """GluonCV ``LRScheduler`` of ``recipe`` over ``epochs * iters_per_epoch`` updates."""
-    return LRScheduler(recipe.lr_mode, base_lr=recipe.lr, nepochs=recipe.epochs,
-                       iters_per_epoch=iters_per_epoch, power=recipe.power)
+    """GluonCV schedule of ``recipe`` over ``epochs * iters_per_epoch`` updates
+    (:func:`gluon_aff.training.schedule.build_lr_schedule`, no warm-up)."""
+    return build_lr_schedule(recipe.lr, recipe.epochs, iters_per_epoch, recipe.lr_mode,
+                             power=recipe.power)
 
 
 def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed=0,
                        resume=False, num_workers=0, checkpoint_info=None, hybridize=True,
-                       logger=None, progress=True, callbacks=()):
+                       logger=None, progress=True, callbacks=(), model=None):
     """Train a segmentation ``net`` with ``recipe`` through :func:`fit`; return its result dict.
 
     ``train_set``/``val_set`` yield ``(HWC uint8 image, int32 mask)`` (e.g.
     :class:`~gluon_aff.data.stopsign.StopSignSegmentation` in ``'train'``/``'val'`` mode); the
     image transform is :func:`image_transform` where the data set has none (set on the data set,
     as GluonCV's segmentation data sets hold it). ``recipe.batch_size`` is the total over ``ctx``.
-    The best checkpoint follows ``val_miou``.
+    The best checkpoint follows ``val_miou``. ``save_dir`` is a folder or an open
+    :class:`~gluon_aff.training.Run`; ``model`` the network's record saved in every checkpoint
+    (:func:`~gluon_aff.training.run.model_record`).
     """
     ctx = as_context_list(ctx)
     recipe.validate()
-    logger = logger or setup_logger(save_dir)
     if resume:
-        require_checkpoint(save_dir)  # fail before building the data pipeline
+        require_checkpoint(str(getattr(save_dir, 'dir', save_dir)))  # before the data pipeline
     check_batch_size(recipe.batch_size, len(ctx))
     nclass = getattr(train_set, 'num_class', None) or 2
     seed_everything(seed)
@@ -166,15 +167,19 @@ def train_segmentation(net, train_set, val_set, recipe, save_dir, ctx=None, seed
     trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, params)
     info = dict(checkpoint_info or {}, recipe=asdict(recipe), classes=int(nclass),
                 devices=len(ctx))
-    if not resume:
-        logger.info('recipe %s', asdict(recipe))
-    return fit(net, trainer, train_data, recipe.epochs, save_dir, ctx=ctx,
-               loss_fn=SoftmaxCrossEntropyLoss(ignore_label=-1),
-               val_fn=segmentation_validator(val_data, nclass),
-               train_metric=SegmentationScores(nclass), resume=resume, seed=seed,
-               best_key='val_miou', best_mode='max', checkpoint_info=info,
-               logger=logger or logging.getLogger('gluon_aff'), progress=progress,
-               callbacks=callbacks)
+    with open_run(save_dir, resume=resume) as run:
+        logger = logger or run.logger
+        logger.info('sizes: %d training / %d validation images, %d classes', len(train_set),
+                    len(val_set), nclass)
+        logger.info('devices: %s; batch %d, %d iterations per epoch',
+                    ', '.join(str(c) for c in ctx), recipe.batch_size, len(train_data))
+        logger.info('recipe: %s', asdict(recipe))
+        return fit(net, trainer, train_data, recipe.epochs, run.dir, ctx=ctx,
+                   loss_fn=SoftmaxCrossEntropyLoss(ignore_label=-1),
+                   val_fn=segmentation_validator(val_data, nclass),
+                   train_metric=SegmentationScores(nclass), resume=resume, seed=seed,
+                   best_key='val_miou', best_mode='max', checkpoint_info=info, logger=logger,
+                   progress=progress, callbacks=callbacks, model=model)
 
 
 def plot_curves(save_dir, filename='curves.png'):
@@ -190,23 +195,3 @@ def overlay(image, prediction, color=(255, 0, 0), alpha=0.5):
     out = image.copy()
     out[pred] = (1 - alpha) * image[pred] + alpha * np.asarray(color, np.float32)
     return out.round().clip(0, 255).astype(np.uint8)
-
-
-def load_segmentation_net(prefix, ctx=None):
-    """Rebuild the network of a checkpoint written by :func:`train_segmentation` (model name,
-    form, upsampling and classes are read from ``{prefix}.json``) and load its parameters."""
-    import json
-    from ..model_zoo import get_model
-    meta = prefix + '.json'
-    if not os.path.isfile(meta):
-        raise FileNotFoundError('no complete checkpoint at %s (missing %s)' % (prefix, meta))
-    with open(meta) as f:
-        info = json.load(f).get('info', {})
-    if 'model' not in info:
-        raise ValueError('%s does not name its model (info.model); was it written by '
-                         'train_segmentation?' % meta)
-    extra = {k: info[k] for k in ('form', 'upsample') if k in info}
-    extra.update(info.get('model_kwargs', {}))
-    net = get_model(info['model'], classes=info.get('classes', 2), **extra)
-    load_checkpoint(prefix, net, None, ctx=as_context_list(ctx), restore_rng=False)
-    return net
