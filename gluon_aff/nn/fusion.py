@@ -121,6 +121,15 @@ def _flat(F, x):
     return F.reshape(x, shape=(0, 0, -1))
 
 
+def _flat_sum(F, x, residual):
+    """``(flat x, flat residual, x + residual)``: the sum is computed on the flat views and given
+    back as an NCHW array, which is what the attention reads. Read in MKLDNN's blocked layout
+    instead, the gradient of the global pooling falls back to oneDNN's reference kernel on some
+    shapes (CIFAR stages: 100-170 ms instead of 1-2 ms per call; ``docs/performance.md``)."""
+    flat_x, flat_r = _flat(F, x), _flat(F, residual)
+    return flat_x, flat_r, F.reshape_like(flat_x + flat_r, x)
+
+
 def _spread(F, pooled, like):
     """``pooled`` ``(N, C, 1)`` repeated along the last axis of ``like`` ``(N, C, L)``.
 
@@ -179,9 +188,7 @@ class _Fusion(HybridBlock):
         """
         if self.form == 'paper':
             x, residual = residual, x
-        # products are commutative, so ``wei * x`` is ``x * wei`` bit for bit; with ``wei`` first
-        # MXNet runs the attention (``x + residual`` included) before it flattens ``x``
-        out = wei * x + (1 - wei) * residual
+        out = x * wei + residual * (1 - wei)
         return out * factor if factor != 1 else out
 
     def __repr__(self):
@@ -270,8 +277,7 @@ class _TwoBranchFusion(_Fusion):
             self.global_att = context_branch(channels, self.inter_channels, pooled=pooled_b)
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
-        flat_x, flat_r = _flat(F, x), _flat(F, residual)
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         wei = _weights(F, self.local_att(xa), self.global_att(xa), self._POOLED)
         if self._POOLED == (True, True):  # both (N, C, 1): bring back to full size
             wei = _spread(F, wei, flat_x)
@@ -332,8 +338,7 @@ class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
     """
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
-        flat_x, flat_r = _flat(F, x), _flat(F, residual)
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         wei = _weights(F, self.local_att(xa), self.global_att(xa))
         xi = F.reshape_like(self.select(F, flat_x, flat_r, wei, 1), x)
         wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
@@ -356,9 +361,9 @@ class _PartialAttentionFusion(_Fusion):
             self.global_att = context_branch(channels, channels, pooled=True, reduce=False)
 
     def hybrid_forward(self, F, x, residual):
-        xi = x if self._INPUT == 'x' else x + residual
+        flat_x, flat_r = _flat(F, x), _flat(F, residual)  # NCHW input: see _flat_sum
+        xi = F.reshape_like(flat_x if self._INPUT == 'x' else flat_x + flat_r, x)
         wei = _weights(F, self.local_att(xi), self.global_att(xi))
-        flat_x, flat_r = _flat(F, x), _flat(F, residual)
         out = wei * flat_r + flat_x if self._WEIGHTED == 'residual' else flat_r + wei * flat_x
         return F.reshape_like(out, x)
 
@@ -402,13 +407,12 @@ class _ConcatContextFusion(_Fusion):
             self.post.add(nn.Activation('sigmoid'))
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         xl = self.local_att(xa)
         # the original spreads g over the map as (l + g) - l; broadcast_like is the exact value
         xg = F.broadcast_like(self.global_att(xa), xl)
         wei = _flat(F, self.post(F.concat(xl, xg, dim=1)))
-        out = self.select(F, _flat(F, x), _flat(F, residual), wei,
-                          2 if self.form == 'original' else 1)
+        out = self.select(F, flat_x, flat_r, wei, 2 if self.form == 'original' else 1)
         return F.reshape_like(out, x)
 
 
@@ -433,13 +437,13 @@ class RecursiveAFF(_TwoStageFusion):
     """
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         xl = _flat(F, self.local_att(xa))
         xg = _spread(F, _flat(F, self.global_att(xa)), xl)
         xlg = F.reshape_like(xl + xg, x)
         wei2 = _weights(F, self.local_att2(xlg), self.global_att2(xlg))
         wei = F.Activation(xl * wei2 + xg * (1 - wei2), act_type='sigmoid')
-        return F.reshape_like(self.select(F, _flat(F, x), _flat(F, residual), wei, 1), x)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei, 1), x)
 
 
 def resolve_fusion(name):
