@@ -36,8 +36,8 @@ def _child(name, phase, batch, size):
     import mxnet as mx
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_fusion import make_steps
-    mx.profiler.set_config(profile_memory=True, aggregate_stats=True,
-                           filename=os.devnull)
+    from timing import profiler_config
+    profiler_config(profile_memory=True, aggregate_stats=True)
     mx.profiler.set_state('run')
     step = make_steps(name, batch, size, (phase,))[phase]
     for _ in range(3):

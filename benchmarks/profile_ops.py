@@ -21,6 +21,7 @@ os.environ.setdefault('MXNET_EXEC_BULK_EXEC_INFERENCE', '0')
 os.environ.setdefault('MXNET_EXEC_BULK_EXEC_TRAIN', '0')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_fusion import make_steps  # noqa: E402
+from timing import profiler_config  # noqa: E402
 
 
 def operator_times(name, phase, batch, size, iters=3):
@@ -30,7 +31,7 @@ def operator_times(name, phase, batch, size, iters=3):
     for _ in range(2):
         step()
     mx.nd.waitall()
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    profiler_config(profile_all=True, aggregate_stats=True)
     mx.profiler.set_state('run')
     for _ in range(iters):
         step()

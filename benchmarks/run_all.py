@@ -10,7 +10,7 @@
     python benchmarks/run_all.py [--rounds 5] [--out results.md]
     python benchmarks/run_all.py --quick      # tiny models, seconds: checks that all of it runs
 
-About 25 minutes on 2 cores. The per-operator profile is ``profile_ops.py``, the golden drift
+About 10-15 minutes on 2 cores. The per-operator profile is ``profile_ops.py``, the golden drift
 of the fusions' arithmetic ``golden_drift.py``.
 """
 import argparse

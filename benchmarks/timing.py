@@ -6,7 +6,10 @@ while CPU time (with ``OMP_WAIT_POLICY=PASSIVE``, so that waiting OpenMP threads
 spinning) still measures the work. The benchmarks set that variable before MXNet starts unless it
 is set already.
 """
+import atexit
 import os
+import shutil
+import tempfile
 import time
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -53,3 +56,15 @@ def format_ratio(times, name, base):
 def per_second(times, name, batch, clock='wall'):
     """Images per second of ``name`` (median over the rounds)."""
     return batch / float(np.median(times[name][clock]))
+
+
+def profiler_config(**options):
+    """``mx.profiler.set_config(**options)`` with the trace file in a private temporary folder.
+
+    The profiler writes its file when it is dumped and on exit; never point it at ``os.devnull``,
+    which MXNet replaces with a regular file (as root that breaks ``/dev/null`` for the machine).
+    """
+    import mxnet as mx
+    folder = tempfile.mkdtemp(prefix='gluon_aff_profile_')
+    atexit.register(shutil.rmtree, folder, True)
+    mx.profiler.set_config(filename=os.path.join(folder, 'profile.json'), **options)

@@ -3,6 +3,7 @@ the ratio arithmetic against hand-computed values, run_all --quick, the per-oper
 the golden drift report and gpu_check.py --dry-run on the CPU."""
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -45,6 +46,8 @@ def test_run_all_quick_prints_every_section(tmp_path):
     for name in ('cifar_aff_resnet_b1', 'cifar_iaff_resnet_b1', 'deploy int8',
                  'bf16 AMP train'):
         assert any(name in row for row in rows), name
+    # the memory profiler writes its trace to a temporary file, never over /dev/null
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
 
 
 def test_profile_table_lists_the_fusion_operators():
@@ -52,6 +55,7 @@ def test_profile_table_lists_the_fusion_operators():
     lines = profile_ops.profile_table('cifar_aff_resnet_b1', 'cifar_add_resnet_b1', 2, 32,
                                       ('infer',), iters=1, min_ms=0)
     text = '\n'.join(lines)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
     assert '| Convolution |' in text and '**all operators**' in text
     # the attention's operators exist only in the AFF model: zero calls in the add twin
     assert any(line.startswith('| batch_dot |') and line.split('|')[5].strip() == '0'
