@@ -43,7 +43,8 @@ def _require_onnx():
                         'was written') from None
 
 
-def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None, net=None):
+def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=None, net=None,
+                 precision=None, calib_data=None):
     """Hybridize and export zoo model ``name``.
 
     Parameters
@@ -62,6 +63,12 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     net : HybridBlock, optional
         The network ``name`` with its weights already loaded (e.g. by
         :func:`gluon_aff.training.load_run`), instead of building it and loading ``params``.
+    precision : {None, 'fp32', 'bf16', 'int8'}
+        Export the CPU inference graph of :func:`gluon_aff.deploy.optimize` at this precision
+        (MKLDNN-fused, needs MXNet's CPU build to load) instead of the plain graph; not with
+        ``onnx``.
+    calib_data : list of NDArray, optional
+        Calibration batches for ``precision='int8'``.
 
     Returns
     -------
@@ -76,6 +83,10 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     if onnx:
         _require_onnx()
     ctx = ctx or mx.cpu()
+    if precision and onnx:
+        from .errors import UserError
+        raise UserError('ONNX export takes the plain float32 graph; --precision %s is for '
+                        'MXNet CPU deployment' % precision)
     loaded = net is not None
     net = net if loaded else get_model(name)
     shape = tuple(input_shape) if input_shape else default_input_shape(name, net)
@@ -86,9 +97,12 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     net.hybridize()
     net(mx.nd.zeros(shape, ctx=ctx))
     _fill_fixed_gammas(net)
+    if precision:
+        from .deploy import optimize
+        net = optimize(net, mx.nd.zeros(shape, ctx=ctx), precision, calib_data)
     os.makedirs(out_dir, exist_ok=True)
-    prefix = os.path.join(out_dir, name)
-    net.export(prefix, epoch=0)
+    prefix = os.path.join(out_dir, name + ('-' + precision if precision else ''))
+    net.export(prefix, epoch=0, remove_amp_cast=False)
     paths = dict(symbol=prefix + '-symbol.json', params=prefix + '-0000.params')
     if onnx:
         # MXNet's converter prints node names of some scalar ops; keep stdout clean
@@ -98,8 +112,23 @@ def export_model(name, out_dir, params=None, input_shape=None, onnx=False, ctx=N
     return paths
 
 
+def _calib_batches(path, batch_size=32):
+    """The ``(N, 3, H, W)`` array in ``path`` (.npy) as a list of NDArray batches."""
+    import mxnet as mx
+    import numpy as np
+    from .errors import MissingInputError, UserError
+    if not os.path.isfile(path):
+        raise MissingInputError('calibration file %s not found' % path)
+    images = np.load(path)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise UserError('%s must hold an (N, 3, H, W) array of inputs, got shape %s'
+                        % (path, images.shape))
+    return [mx.nd.array(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+
+
 def main(argv=None):
-    """``gluon-aff export [MODEL] --out DIR [--run DIR | --params FILE] [--onnx]``."""
+    """``gluon-aff export [MODEL] --out DIR [--run DIR | --params FILE] [--onnx]
+    [--precision fp32|bf16|int8 [--calib FILE.npy]]``."""
     from .cli import (UserError, add_checkpoint_flags, load_from_flags, make_parser,
                       user_input)
     parser = make_parser('Export a gluon-aff model (symbol/params, ONNX).')
@@ -110,6 +139,11 @@ def main(argv=None):
     parser.add_argument('--input-size', type=int, default=None,
                         help='square input size of the ONNX graph (default: model input size)')
     parser.add_argument('--onnx', action='store_true', help='also write MODEL.onnx')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'int8'], default=None,
+                        help='export the CPU inference graph (gluon_aff.deploy) at this precision')
+    parser.add_argument('--calib', default=None, metavar='FILE.npy',
+                        help='int8 calibration inputs: an (N, 3, H, W) float32 array, '
+                             'preprocessed like the real inputs')
     args = parser.parse_args(argv)
     if args.name and args.model and args.name != args.model:
         raise UserError('MODEL %s and --model %s differ: give the name once'
@@ -124,8 +158,10 @@ def main(argv=None):
     elif not args.model:
         raise UserError('nothing to export: give MODEL, --run DIR or --params FILE --model NAME')
     shape = (1, 3, args.input_size, args.input_size) if args.input_size else None
+    calib = _calib_batches(args.calib) if args.calib else None
     with user_input():
-        paths = export_model(args.model, args.out, input_shape=shape, onnx=args.onnx, net=net)
+        paths = export_model(args.model, args.out, input_shape=shape, onnx=args.onnx, net=net,
+                             precision=args.precision, calib_data=calib)
     for kind, path in paths.items():
         print('%-6s %s' % (kind, path))
     return 0

@@ -108,10 +108,49 @@ def context_branch(channels, inter_channels, pooled, full=True, final_relu=False
     return branch
 
 
-def _weights(F, local, global_):
-    """``sigmoid(local + global_)`` with broadcasting; ``Activation`` rather than ``F.sigmoid``
-    because only the former has an MKLDNN kernel (the latter costs layout reorders on CPU)."""
-    return F.Activation(F.broadcast_add(local, global_), act_type='sigmoid')
+def _flat(F, x):
+    """``(N, C, H, W) -> (N, C, H*W)``: the view on which the fusions do their element-wise work.
+
+    On CPU, MXNet 1.9 keeps the 4-d outputs of its MKLDNN operators (convolution, BN,
+    activation, sum) in blocked layouts (nChw16c, NHWC); every other operator (products, scalar
+    and broadcast arithmetic) converts such inputs to NCHW and, when its output buffer last held
+    a blocked array, converts the result back: two copies per operand and private buffers that
+    static allocation keeps alive. 3-d arrays are always NCHW, so on these views the arithmetic
+    runs without any conversion (``docs/performance.md`` has the profile). The values are the
+    same; only the layout changes.
+    """
+    return F.reshape(x, shape=(0, 0, -1))
+
+
+def _flat_sum(F, x, residual):
+    """``(flat x, flat residual, x + residual)``: the sum is computed on the flat views and given
+    back as an NCHW array, which is what the attention reads. Read in MKLDNN's blocked layout
+    instead, the gradient of the global pooling falls back to oneDNN's reference kernel on some
+    shapes (CIFAR stages: 100-170 ms instead of 1-2 ms per call; ``docs/performance.md``)."""
+    flat_x, flat_r = _flat(F, x), _flat(F, residual)
+    return flat_x, flat_r, F.reshape_like(flat_x + flat_r, x)
+
+
+def _spread(F, pooled, like):
+    """``pooled`` ``(N, C, 1)`` repeated along the last axis of ``like`` ``(N, C, L)``.
+
+    Computed as ``batch_dot(pooled, ones(N, 1, L))``: the same values as a broadcast (products
+    by one are exact), but its gradient is a matrix product, where the gradient of MXNet's
+    broadcast operators is a generic reduction about ten times slower on CPU.
+    """
+    ones = F.BlockGrad(F.ones_like(F.slice_axis(like, axis=1, begin=0, end=1)))
+    return F.batch_dot(pooled, ones)
+
+
+def _weights(F, local, global_, pooled=(False, True)):
+    """``sigmoid(local + global_)`` as an ``(N, C, H*W)`` array, ``(N, C, 1)`` when both contexts
+    are pooled; ``pooled`` says which of the two are ``(N, C, 1, 1)``: (local, global) =
+    (False, True) in MS-CAM, (True, True) in Global + Global, (False, False) in Local + Local.
+    ``Activation`` rather than ``F.sigmoid``: only the former has an MKLDNN kernel."""
+    local, global_ = _flat(F, local), _flat(F, global_)
+    if tuple(pooled) == (False, True):
+        global_ = _spread(F, global_, local)
+    return F.Activation(local + global_, act_type='sigmoid')
 
 
 class _Fusion(HybridBlock):
@@ -146,8 +185,7 @@ class _Fusion(HybridBlock):
         The arithmetic is the original's term for term, so outputs match checkpoints of the
         original bit for bit; only the factor 2 is applied once to the sum, which is exact in
         floating point (scaling by a power of two commutes with rounding) and saves an
-        operation. ``b + w * (a - b)`` would save two more but drifts by ~1e-6 relative over a
-        ResNet-32.
+        operation. Callers pass the ``(N, C, H*W)`` views of :func:`_flat`.
         """
         if self.form == 'paper':
             x, residual = residual, x
@@ -190,7 +228,7 @@ class MSCAM(_Fusion):
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
         wei = _weights(F, self.local_att(x), self.global_att(x))
-        return wei if self.return_weights else x * wei
+        return F.reshape_like(wei if self.return_weights else _flat(F, x) * wei, x)
 
 
 @register_fusion('add', 'DirectAdd')
@@ -240,12 +278,12 @@ class _TwoBranchFusion(_Fusion):
             self.global_att = context_branch(channels, self.inter_channels, pooled=pooled_b)
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
-        wei = _weights(F, self.local_att(xa), self.global_att(xa))
-        if self._POOLED == (True, True):  # both (N, C, 1, 1): bring back to full size
-            wei = F.broadcast_like(wei, x)
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
+        wei = _weights(F, self.local_att(xa), self.global_att(xa), self._POOLED)
+        if self._POOLED == (True, True):  # both (N, C, 1): bring back to full size
+            wei = _spread(F, wei, flat_x)
         factor = self._FACTOR if self.form == 'original' else 1
-        return self.select(F, x, residual, wei, factor)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei, factor), x)
 
 
 @register_fusion('aff', 'ASKCFuse')
@@ -300,12 +338,17 @@ class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
     The ``paper`` form swaps the roles of the two inputs in both selections.
     """
 
+    def _factor(self):
+        """The factor of both selections (the long-skip draft's ``original`` form has 2)."""
+        return 1
+
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
+        factor = self._factor()
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         wei = _weights(F, self.local_att(xa), self.global_att(xa))
-        xi = self.select(F, x, residual, wei, 1)
+        xi = F.reshape_like(self.select(F, flat_x, flat_r, wei, factor), x)
         wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
-        return self.select(F, x, residual, wei2, 1)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei2, factor), x)
 
 
 class _PartialAttentionFusion(_Fusion):
@@ -324,11 +367,11 @@ class _PartialAttentionFusion(_Fusion):
             self.global_att = context_branch(channels, channels, pooled=True, reduce=False)
 
     def hybrid_forward(self, F, x, residual):
-        xi = x if self._INPUT == 'x' else x + residual
+        flat_x, flat_r = _flat(F, x), _flat(F, residual)  # NCHW input: see _flat_sum
+        xi = F.reshape_like(flat_x if self._INPUT == 'x' else flat_x + flat_r, x)
         wei = _weights(F, self.local_att(xi), self.global_att(xi))
-        if self._WEIGHTED == 'residual':
-            return wei * residual + x
-        return residual + wei * x
+        out = wei * flat_r + flat_x if self._WEIGHTED == 'residual' else flat_r + wei * flat_x
+        return F.reshape_like(out, x)
 
 
 @register_fusion('ms_gau', 'AYforXplusY')
@@ -370,12 +413,13 @@ class _ConcatContextFusion(_Fusion):
             self.post.add(nn.Activation('sigmoid'))
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
         xl = self.local_att(xa)
         # the original spreads g over the map as (l + g) - l; broadcast_like is the exact value
         xg = F.broadcast_like(self.global_att(xa), xl)
-        wei = self.post(F.concat(xl, xg, dim=1))
-        return self.select(F, x, residual, wei, 2 if self.form == 'original' else 1)
+        wei = _flat(F, self.post(F.concat(xl, xg, dim=1)))
+        out = self.select(F, flat_x, flat_r, wei, 2 if self.form == 'original' else 1)
+        return F.reshape_like(out, x)
 
 
 @register_fusion('half_aff', 'HalfASKCFuse')
@@ -399,13 +443,13 @@ class RecursiveAFF(_TwoStageFusion):
     """
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
-        xl = self.local_att(xa)
-        xg = self.global_att(xa)
-        xlg = F.broadcast_add(xl, xg)
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
+        xl = _flat(F, self.local_att(xa))
+        xg = _spread(F, _flat(F, self.global_att(xa)), xl)
+        xlg = F.reshape_like(xl + xg, x)
         wei2 = _weights(F, self.local_att2(xlg), self.global_att2(xlg))
-        wei = F.Activation(xl * wei2 + F.broadcast_mul(xg, 1 - wei2), act_type='sigmoid')
-        return self.select(F, x, residual, wei, 1)
+        wei = F.Activation(xl * wei2 + xg * (1 - wei2), act_type='sigmoid')
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei, 1), x)
 
 
 # ---- Fig. 7 baselines: SKNet (same layer), SENet (short skip), GAU-FPN (long skip) -----------
@@ -522,8 +566,9 @@ class DraftMSSEFuse(MSSEFuse):
     weights from ``x`` alone; this draft from the sum)."""
 
     def hybrid_forward(self, F, x, residual):
-        xa = x + residual
-        return residual + _weights(F, self.local_att(xa), self.global_att(xa)) * x
+        flat_x, flat_r, xa = _flat_sum(F, x, residual)
+        wei = _weights(F, self.local_att(xa), self.global_att(xa))
+        return F.reshape_like(flat_r + wei * flat_x, x)
 
 
 class DraftIAFF(iAFF):  # pylint: disable=invalid-name
@@ -533,13 +578,8 @@ class DraftIAFF(iAFF):  # pylint: disable=invalid-name
     so its selections mix ``local_att(xa)`` instead of the low-level map; not reproduced, see
     docs/segmentation.md.)"""
 
-    def hybrid_forward(self, F, x, residual):
-        factor = 2 if self.form == 'original' else 1
-        xa = x + residual
-        xi = self.select(F, x, residual, _weights(F, self.local_att(xa), self.global_att(xa)),
-                         factor)
-        wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
-        return self.select(F, x, residual, wei2, factor)
+    def _factor(self):
+        return 2 if self.form == 'original' else 1
 
 
 class DraftSKFuse(SKFuse):

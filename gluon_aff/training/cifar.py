@@ -112,10 +112,17 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     ``recipe.init_from`` loads weights only (fresh optimizer and schedule, the original's
     ``--resume-from``); with ``resume`` the parameters, trainer states and epoch come from
     ``save_dir/last`` instead. ``transforms`` = ``(train, val)`` replaces the CIFAR transforms.
+    ``recipe.amp`` trains with ``mxnet.contrib.amp`` in ``recipe.amp_dtype`` (bfloat16 on CPUs
+    with avx512_bf16, float16 with dynamic loss scaling on GPUs): float32 weights and
+    checkpoints, convolutions and dense layers in the lower precision. AMP patches MXNet's
+    operators for the whole process, so ``net`` must not have run before.
     """
     from ..data.cifar import cifar_transforms
     ctx = as_context_list(ctx)
     recipe.validate()
+    if recipe.amp:
+        from .imagenet import amp_loss_scaler, enable_amp
+        amp_module = enable_amp(recipe.amp_dtype)
     if resume:
         require_checkpoint(str(getattr(save_dir, 'dir', save_dir)))  # before the data pipeline
     if recipe.init_from and model is None:
@@ -148,9 +155,11 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
     scheduler = recipe.lr_schedule(len(train_data), batch)
     trainer = gluon.Trainer(net.collect_params(), recipe.optimizer,
                             recipe.optimizer_params(scheduler))
+    loss_scaler = amp_loss_scaler(amp_module, trainer, recipe.amp_dtype) if recipe.amp else None
     transform = recipe.soft_targets(classes)
     info = dict(checkpoint_info or {}, recipe=recipe.as_dict(), classes=int(classes),
-                batch_size_total=batch, devices=len(ctx))
+                batch_size_total=batch, devices=len(ctx),
+                amp=recipe.amp_dtype if recipe.amp else None)
     with open_run(save_dir, resume=resume) as run:
         logger = logger or run.logger
         logger.info('sizes: %d training / %d validation images, %d-way head', len(train_set),
@@ -166,7 +175,7 @@ def train_classifier(net, train_set, val_set, recipe, save_dir, ctx=None, classe
                        sparse_label=transform is None or transform.sparse_label),
                    val_fn=classification_validator(val_data), batch_transform=transform,
                    resume=resume, seed=seed, checkpoint_info=info, logger=logger,
-                   progress=progress, model=model,
+                   progress=progress, model=model, loss_scaler=loss_scaler,
                    callbacks=[_CurvesCallback(run.dir)] + list(callbacks),
                    batch_callbacks=[BatchLogger(recipe.log_interval, logger)]
                    if recipe.log_interval else [])

@@ -30,7 +30,7 @@ from mxnet import gluon
 
 from .schedule import iters_per_epoch
 
-__all__ = ['iters_per_epoch', 'enable_amp', 'create_kvstore', 'finish_kvstore', 'DistTrainer',
+__all__ = ['iters_per_epoch', 'enable_amp', 'amp_loss_scaler', 'create_kvstore', 'finish_kvstore', 'DistTrainer',
            'ServerSideTrainer', 'make_trainer', 'EpochIterator', 'prepare_net', 'topk_errors',
            'load_teacher', 'DistillationTargets', 'DistillationLoss']
 
@@ -40,6 +40,16 @@ def enable_amp(target_dtype='float16'):
     from mxnet.contrib import amp
     amp.init(target_dtype=target_dtype)
     return amp
+
+
+def amp_loss_scaler(amp_module, trainer, target_dtype):
+    """The ``loss_scaler`` of :func:`~gluon_aff.training.engine.fit` for AMP in ``target_dtype``:
+    float16 needs dynamic loss scaling (``amp.init_trainer`` + ``amp.scale_loss``); bfloat16 has
+    float32's exponent range and trains unscaled (``None``)."""
+    if target_dtype != 'float16':
+        return None
+    amp_module.init_trainer(trainer)
+    return amp_module.scale_loss
 
 
 def create_kvstore(name):

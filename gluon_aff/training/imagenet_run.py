@@ -17,9 +17,9 @@ from ..data import imagenet as imagenet_data
 from .checkpoint import copy_checkpoint, seed_everything
 from . import curves
 from .engine import fit
-from .imagenet import (DistillationLoss, DistillationTargets, EpochIterator, create_kvstore,
-                       enable_amp, finish_kvstore, iters_per_epoch, load_teacher, make_trainer,
-                       prepare_net, topk_errors)
+from .imagenet import (DistillationLoss, DistillationTargets, EpochIterator, amp_loss_scaler,
+                       create_kvstore, enable_amp, finish_kvstore, iters_per_epoch,
+                       load_teacher, make_trainer, prepare_net, topk_errors)
 from .recipe import BatchLogger, Recipe, get_recipe
 from .run import Run, load_run, model_record
 
@@ -131,7 +131,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
     iters = iters_per_epoch(num_samples, total)
 
     if rcp.amp:
-        amp_module = enable_amp()
+        amp_module = enable_amp(rcp.amp_dtype)
     if seed is not None:
         seed_everything(seed)  # the initial weights too
     record = model_record(model, dict(model_kwargs or {}, classes=classes))
@@ -149,8 +149,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
         loss_fn = DistillationLoss(rcp.temperature, rcp.hard_weight, targets.sparse_label)
     else:
         loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=targets.sparse_label)
-    if rcp.amp:
-        amp_module.init_trainer(trainer)
+    loss_scaler = amp_loss_scaler(amp_module, trainer, rcp.amp_dtype) if rcp.amp else None
 
     def val_fn(net_, ctx_):
         if val_data is None:
@@ -168,7 +167,8 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
 
     info = dict(model=model, recipe=rcp.name, total_batch=total, worker_batch=worker_batch,
                 devices=len(ctx), workers=num_workers, lr=lr_value, iters_per_epoch=iters,
-                per_device_batch=rcp.per_device_batch, amp=bool(rcp.amp), kvstore=kvstore,
+                per_device_batch=rcp.per_device_batch,
+                amp=rcp.amp_dtype if rcp.amp else None, kvstore=kvstore,
                 classes=classes, model_kwargs=model_kwargs or {}, recipe_values=rcp.as_dict())
     with Run(save_dir, resume, overwrite) if is_main else contextlib.nullcontext() as run:
         if is_main:
@@ -193,7 +193,7 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                      best_mode='min', checkpoint_info=info,
                      callbacks=[periodic] + list(callbacks), logger=logger,
                      progress=progress and is_main,
-                     loss_scaler=amp_module.scale_loss if rcp.amp else None, model=record,
+                     loss_scaler=loss_scaler, model=record,
                      batch_callbacks=[BatchLogger(rcp.log_interval, logger)]
                      if rcp.log_interval and is_main else [])
     finish_kvstore(kv)  # the last step is still in flight (see finish_kvstore)

@@ -112,9 +112,14 @@ class Recipe(object):
     dtype: str = _field('float32', 'weights and compute: float16 casts the network and keeps '
                                    'float32 master weights (multi_precision)',
                         tasks=('imagenet',), choices=('float32', 'float16'))
-    amp: bool = _field(False, 'mxnet.contrib.amp (float32 weights, float16 compute, dynamic '
-                              'loss scaling) instead of the float16 cast', tasks=('imagenet',),
-                       flags=('--amp', '--no-amp'))
+    amp: bool = _field(False, 'mixed precision with mxnet.contrib.amp: float32 weights and '
+                              'checkpoints, convolutions and dense layers in --amp-dtype '
+                              '(ImageNet: instead of the float16 cast)',
+                       tasks=_CLS, flags=('--amp', '--no-amp'))
+    amp_dtype: str = _field('float16', 'compute type of --amp: float16 (GPUs; dynamic loss '
+                                       'scaling) or bfloat16 (CPUs with avx512_bf16; no loss '
+                                       'scaling needed)', tasks=_CLS,
+                            choices=('float16', 'bfloat16'))
     input_size: int = _field(224, 'training crop / validation size', tasks=('imagenet',))
     crop_ratio: float = _field(0.875, 'validation crop ratio (resize = ceil(input / ratio))',
                                tasks=('imagenet',))
@@ -169,6 +174,9 @@ class Recipe(object):
             raise ValueError('mixup_alpha must be positive, got %r' % self.mixup_alpha)
         if self.dtype not in ('float32', 'float16'):
             raise ValueError("dtype must be 'float32' or 'float16', got %r" % (self.dtype,))
+        if self.amp_dtype not in ('float16', 'bfloat16'):
+            raise ValueError("amp_dtype must be 'float16' or 'bfloat16', got %r"
+                             % (self.amp_dtype,))
         if self.base_size <= 0 or self.crop_size <= 0 or self.input_size <= 0:
             raise ValueError('input_size (%d), base_size (%d) and crop_size (%d) must be '
                              'positive' % (self.input_size, self.base_size, self.crop_size))
