@@ -12,7 +12,20 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, 'benchmarks')
 sys.path.insert(0, BENCH)
+# the benchmark modules set MXNet/OpenMP variables when imported (OMP_WAIT_POLICY, bulk
+# execution off in profile_ops): they must not reach the later tests' subprocesses
+_ENVIRONMENT = dict(os.environ)
 import timing  # noqa: E402
+os.environ.clear()
+os.environ.update(_ENVIRONMENT)
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_ratios_by_hand():

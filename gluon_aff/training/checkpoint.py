@@ -170,6 +170,7 @@ def save_checkpoint(prefix, net, trainer=None, **state):
     file, with the previous checkpoint intact.
     """
     recover_checkpoint(prefix)
+    mx.nd.waitall()  # BatchNorm's running statistics are written unseen by the engine (fit)
     files = {}
     try:
         atomic_write(prefix + '.params' + _NEW, net.save_parameters)

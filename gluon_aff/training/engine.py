@@ -258,6 +258,11 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
             for callback in batch_callbacks:
                 callback(epoch, i, batch_size, trainer, train_metric)
         bar.close()
+        # MXNet 1.x's BatchNorm writes its running statistics in the backward pass through
+        # inputs the engine sees as read-only, so a later read (validation, the checkpoint) can
+        # overtake the last write: wait for every pending operation first (a race seen with
+        # MXNET_EXEC_BULK_EXEC_TRAIN=0, tests/test_dist_faults.py).
+        mx.nd.waitall()
         if num_samples == 0:
             raise ValueError('the training data produced no batch in epoch %d (data set smaller '
                              'than one batch with last_batch=discard?)' % epoch)
