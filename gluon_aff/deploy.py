@@ -64,8 +64,10 @@ def _check(net, example, precision, calib_data):
 
 
 def _graph(net, example):
-    """``(symbol, {name: parameter value})`` of ``net`` traced on ``example``."""
-    net.hybridize()
+    """``(symbol, {name: parameter value})`` of ``net`` traced on ``example`` (hybridizing it
+    with its own settings if it is not already)."""
+    if not net._active:
+        net.hybridize()
     net(example)
     return net._cached_graph[1], {name: p.data(example.context)
                                   for name, p in net.collect_params().items()}
@@ -97,7 +99,8 @@ def optimize(net, example, precision='fp32', calib_data=None):
     ----------
     net : HybridBlock
         A trained (initialised) network with one input, e.g. a zoo model after
-        ``load_parameters``. It is hybridized; its parameters are read, not changed.
+        ``load_parameters``. It is hybridized (a hybridized net keeps its settings, e.g.
+        ``static_alloc``); its parameters are read, not changed.
     example : NDArray
         An input batch ``(N, C, H, W)`` on the CPU; the block is planned for this shape
         (static allocation); other batch sizes work and re-plan.
@@ -115,14 +118,16 @@ def optimize(net, example, precision='fp32', calib_data=None):
     """
     _check(net, example, precision, calib_data)
     ctx = example.context
-    sym, params = _graph(net, example)
     if precision == 'int8':
         from mxnet.contrib import quantization
+        active, flags = net._active, dict(net._flags)
         block = quantization.quantize_net_v2(
             net, quantized_dtype='int8', exclude_operators=list(INT8_FP32_OPERATORS),
             calib_data=[[batch.as_in_context(ctx)] for batch in calib_data], calib_mode='naive',
             ctx=ctx)
+        net.hybridize(active, **flags)  # quantize_net_v2 hybridized it with default settings
     else:
+        sym, params = _graph(net, example)
         if precision == 'bf16':
             from mxnet.contrib import amp
             # the output layer stays float32: float32 logits, as for the other precisions

@@ -131,6 +131,7 @@ def main(argv=None):
     [--precision fp32|bf16|int8 [--calib FILE.npy]]``."""
     from .cli import (UserError, add_checkpoint_flags, load_from_flags, make_parser,
                       user_input)
+    from .deploy import PRECISIONS
     parser = make_parser('Export a gluon-aff model (symbol/params, ONNX).')
     parser.add_argument('name', nargs='?', metavar='MODEL',
                         help='zoo name, e.g. aff_resnet50 (Xavier weights without --params)')
@@ -139,7 +140,7 @@ def main(argv=None):
     parser.add_argument('--input-size', type=int, default=None,
                         help='square input size of the ONNX graph (default: model input size)')
     parser.add_argument('--onnx', action='store_true', help='also write MODEL.onnx')
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'int8'], default=None,
+    parser.add_argument('--precision', choices=PRECISIONS, default=None,
                         help='export the CPU inference graph (gluon_aff.deploy) at this precision')
     parser.add_argument('--calib', default=None, metavar='FILE.npy',
                         help='int8 calibration inputs: an (N, 3, H, W) float32 array, '

@@ -68,6 +68,17 @@ def test_fp32_folds_batchnorm_and_equals_the_model(name, size, kwargs):
         [node['op'] for node in nodes].count('BatchNorm') - foldable
 
 
+@pytest.mark.parametrize('precision', ['fp32', 'int8'])
+def test_the_callers_network_keeps_its_hybridization(precision):
+    """optimize reads the network; a net hybridized with static_alloc stays so (the plain
+    baseline of benchmarks/bench_deploy.py depends on it)."""
+    net, x = _small_model()
+    net.hybridize(static_alloc=True, static_shape=True)
+    optimize(net, x, precision, [x] if precision == 'int8' else None)
+    flags = dict(net._flags)
+    assert net._active and flags['static_alloc'] and flags['static_shape']
+
+
 def test_bad_arguments_name_the_problem():
     net, x = _small_model()
     with pytest.raises(ValueError, match='precision must be one of fp32, bf16, int8'):

@@ -154,7 +154,12 @@ def _weights(F, local, global_, pooled=(False, True)):
 
 
 class _Fusion(HybridBlock):
-    """Base class: argument validation and the soft selection shared by the AFF family."""
+    """Base class: argument validation and the soft selection shared by the AFF family.
+
+    ``_FACTOR``: what the ``original`` form multiplies the selection by (2 in the original's
+    AFF-style fusions, 1 in iAFF); the ``paper`` form never scales.
+    """
+    _FACTOR = 1
 
     def __init__(self, channels=64, r=4, form='original', **kwargs):
         super(_Fusion, self).__init__(**kwargs)
@@ -177,10 +182,15 @@ class _Fusion(HybridBlock):
                                                     self.channels, shape_x))
         return super(_Fusion, self).__call__(x, residual)
 
-    def select(self, F, x, residual, wei, factor):
+    def scale(self, out):
+        """``out`` times ``_FACTOR`` in the ``original`` form; unchanged in the ``paper`` form."""
+        factor = self._FACTOR if self.form == 'original' else 1
+        return out * factor if factor != 1 else out
+
+    def select(self, F, x, residual, wei):
         """Soft selection between the inputs with weights ``wei``.
 
-        ``original``: ``factor * (x * wei + residual * (1 - wei))`` (x = learned branch);
+        ``original``: ``_FACTOR * (x * wei + residual * (1 - wei))`` (x = learned branch);
         ``paper`` (Eq. 4): ``residual * wei + x * (1 - wei)`` (identity X weighted by M).
         The arithmetic is the original's term for term, so outputs match checkpoints of the
         original bit for bit; only the factor 2 is applied once to the sum, which is exact in
@@ -189,8 +199,7 @@ class _Fusion(HybridBlock):
         """
         if self.form == 'paper':
             x, residual = residual, x
-        out = x * wei + residual * (1 - wei)
-        return out * factor if factor != 1 else out
+        return self.scale(x * wei + residual * (1 - wei))
 
     def __repr__(self):
         return '%s(channels=%d, r=%d, form=%r)' % (type(self).__name__, self.channels, self.r,
@@ -282,8 +291,7 @@ class _TwoBranchFusion(_Fusion):
         wei = _weights(F, self.local_att(xa), self.global_att(xa), self._POOLED)
         if self._POOLED == (True, True):  # both (N, C, 1): bring back to full size
             wei = _spread(F, wei, flat_x)
-        factor = self._FACTOR if self.form == 'original' else 1
-        return F.reshape_like(self.select(F, flat_x, flat_r, wei, factor), x)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei), x)
 
 
 @register_fusion('aff', 'ASKCFuse')
@@ -338,17 +346,12 @@ class iAFF(_TwoStageFusion):  # pylint: disable=invalid-name
     The ``paper`` form swaps the roles of the two inputs in both selections.
     """
 
-    def _factor(self):
-        """The factor of both selections (the long-skip draft's ``original`` form has 2)."""
-        return 1
-
     def hybrid_forward(self, F, x, residual):
-        factor = self._factor()
         flat_x, flat_r, xa = _flat_sum(F, x, residual)
         wei = _weights(F, self.local_att(xa), self.global_att(xa))
-        xi = F.reshape_like(self.select(F, flat_x, flat_r, wei, factor), x)
+        xi = F.reshape_like(self.select(F, flat_x, flat_r, wei), x)
         wei2 = _weights(F, self.local_att2(xi), self.global_att2(xi))
-        return F.reshape_like(self.select(F, flat_x, flat_r, wei2, factor), x)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei2), x)
 
 
 class _PartialAttentionFusion(_Fusion):
@@ -398,6 +401,7 @@ class _ConcatContextFusion(_Fusion):
     """
     _FULL = False
     _FINAL_RELU = False
+    _FACTOR = 2
 
     def __init__(self, channels=64, r=4, **kwargs):
         super(_ConcatContextFusion, self).__init__(channels, r, **kwargs)
@@ -418,8 +422,7 @@ class _ConcatContextFusion(_Fusion):
         # the original spreads g over the map as (l + g) - l; broadcast_like is the exact value
         xg = F.broadcast_like(self.global_att(xa), xl)
         wei = _flat(F, self.post(F.concat(xl, xg, dim=1)))
-        out = self.select(F, flat_x, flat_r, wei, 2 if self.form == 'original' else 1)
-        return F.reshape_like(out, x)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei), x)
 
 
 @register_fusion('half_aff', 'HalfASKCFuse')
@@ -449,7 +452,7 @@ class RecursiveAFF(_TwoStageFusion):
         xlg = F.reshape_like(xl + xg, x)
         wei2 = _weights(F, self.local_att2(xlg), self.global_att2(xlg))
         wei = F.Activation(xl * wei2 + xg * (1 - wei2), act_type='sigmoid')
-        return F.reshape_like(self.select(F, flat_x, flat_r, wei, 1), x)
+        return F.reshape_like(self.select(F, flat_x, flat_r, wei), x)
 
 
 # ---- Fig. 7 baselines: SKNet (same layer), SENet (short skip), GAU-FPN (long skip) -----------
@@ -479,6 +482,7 @@ class SKFuse(_Fusion):
         ``max(C / 16, 32)``).
     form : {'original', 'paper'}
     """
+    _FACTOR = 2
 
     def __init__(self, channels=64, r=4, **kwargs):
         super(SKFuse, self).__init__(channels, r, **kwargs)
@@ -492,8 +496,7 @@ class SKFuse(_Fusion):
         second = F.reshape(F.slice_axis(wei, axis=1, begin=1, end=2), (0, -1, 1, 1))
         if self.form == 'paper':
             x, residual = residual, x
-        out = F.broadcast_mul(x, first) + F.broadcast_mul(residual, second)
-        return out * 2 if self.form == 'original' else out
+        return self.scale(F.broadcast_mul(x, first) + F.broadcast_mul(residual, second))
 
 
 def _gated_global_branch(channels, inter_channels, reduce):
@@ -565,10 +568,7 @@ class DraftMSSEFuse(MSSEFuse):
     """``XplusAYforYChaFuse_Reduce``: ``residual + M(x + residual) * x`` (the short-skip MS-SE
     weights from ``x`` alone; this draft from the sum)."""
 
-    def hybrid_forward(self, F, x, residual):
-        flat_x, flat_r, xa = _flat_sum(F, x, residual)
-        wei = _weights(F, self.local_att(xa), self.global_att(xa))
-        return F.reshape_like(flat_r + wei * flat_x, x)
+    _INPUT = 'sum'
 
 
 class DraftIAFF(iAFF):  # pylint: disable=invalid-name
@@ -578,8 +578,7 @@ class DraftIAFF(iAFF):  # pylint: disable=invalid-name
     so its selections mix ``local_att(xa)`` instead of the low-level map; not reproduced, see
     docs/segmentation.md.)"""
 
-    def _factor(self):
-        return 2 if self.form == 'original' else 1
+    _FACTOR = 2
 
 
 class DraftSKFuse(SKFuse):
