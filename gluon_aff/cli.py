@@ -243,9 +243,8 @@ def run_flags(args, default_save_dir=None):
     save_dir = save_dir or default_save_dir or getattr(args, 'save_dir_default', None)
     if not save_dir:
         raise UserError('no run folder: give --save-dir DIR (or --resume DIR)')
-    if resume and args.overwrite:
-        raise UserError('--resume continues the run in %s and --overwrite moves it aside: give '
-                        'one of them' % save_dir)
+    from .training.run import check_run_flags
+    check_run_flags(save_dir, resume, args.overwrite)
     return os.path.expanduser(save_dir), bool(resume), bool(args.overwrite)
 
 

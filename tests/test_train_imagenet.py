@@ -233,6 +233,16 @@ def test_make_trainer_rescales_for_workers():
     assert trainer._optimizer.lr_scheduler is sched and trainer._optimizer.multi_precision
 
 
+def test_make_trainer_gives_momentum_only_to_optimizers_that_take_it():
+    """--optimizer adagrad on train-imagenet: MXNet's AdaGrad refuses a momentum argument."""
+    from gluon_aff import get_model
+    net = get_model(TINY['model'], classes=4, channels=[8, 8, 16, 32])
+    net.initialize()
+    assert isinstance(make_trainer(net, None, 'adagrad', wd=0.0)._optimizer,
+                      mx.optimizer.AdaGrad)
+    assert make_trainer(net, None, 'nag', momentum=0.8)._optimizer.momentum == 0.8
+
+
 def test_amp_option_in_a_fresh_process(tmp_path, tiny_rec):
     # amp.init() patches MXNet for the whole process: run it in a child
     rec, idx = tiny_rec

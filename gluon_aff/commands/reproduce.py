@@ -16,8 +16,7 @@ import sys
 from ..cli import UserError, make_parser, user_input
 from ..reproduce import (DONE, format_plan, make_plan, parse_shard, plots_dir, run_result,
                          write_report)
-
-TASKS = ('cifar', 'imagenet', 'segmentation')
+from ..training.recipe import TASKS
 
 
 def _csv(text):

@@ -39,7 +39,7 @@ from mxnet import nd
 from mxnet.gluon import Block
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-__all__ = ['AutoAugment', 'AUTOAUGMENT_POLICIES', 'AUTOAUGMENT_OPS', 'autoaugment_magnitude',
+__all__ = ['AutoAugment', 'autoaugment_step', 'AUTOAUGMENT_POLICIES', 'AUTOAUGMENT_OPS', 'autoaugment_magnitude',
            'CUTOUT_FILL']
 
 #: Cutout's fill colour (about the CIFAR-10 mean in 0-255 units)
@@ -334,3 +334,19 @@ class AutoAugment(Block):
     def __repr__(self):
         return '%s(policy=%r, %d sub-policies)' % (type(self).__name__, self.policy_name,
                                                     len(self.sub_policies))
+
+
+def autoaugment_step(spec, default_policy, train):
+    """The AutoAugment transform a data pipeline's ``auto_augment`` argument asks for.
+
+    ``spec``: falsy (none: ``None``), ``True`` (``default_policy``, the original's ``--auto_aug``
+    on that path), a policy name or sub-policies, or an :class:`AutoAugment`. AutoAugment is a
+    training transform: asking for it with ``train=False`` raises ``ValueError``.
+    """
+    if not spec:
+        return None
+    if not train:
+        raise ValueError('AutoAugment is a training transform: the original never augmented '
+                         'its test images')
+    return spec if isinstance(spec, AutoAugment) else \
+        AutoAugment(default_policy if spec is True else spec)

@@ -34,7 +34,7 @@ from mxnet import gluon, nd
 from mxnet.gluon.data.vision import transforms
 from gluoncv.data import transforms as gcv_transforms
 
-from .autoaugment import AutoAugment
+from .autoaugment import autoaugment_step
 
 __all__ = ['CIFAR100', 'load_cifar100', 'download_cifar100', 'CIFAR10', 'load_cifar10',
            'download_cifar10', 'load_cifar', 'cifar_transforms', 'LABEL_SETS', 'CIFAR_MEAN',
@@ -189,15 +189,7 @@ def load_cifar(data_dir, dataset='cifar100', train=True, labels=None, return_sou
     if dataset not in _FORMATS:
         raise ValueError('dataset must be one of %s, got %r' % (sorted(_FORMATS), dataset))
     fmt = _FORMATS[dataset]
-    if dataset == 'cifar100':
-        labels = labels or 'coarse'
-        num_label_classes(labels)
-        top = LABEL_SETS[labels]
-    else:
-        if labels not in (None, 'class'):
-            raise ValueError('CIFAR-10 has one label set (10 classes); labels=%r is for '
-                             'CIFAR-100' % (labels,))
-        labels, top = 'class', DATASETS[dataset]
+    labels, top = label_set(dataset, labels)
     data_dir = os.path.expanduser(data_dir)
     kind, reader, where = _find_source(data_dir, fmt)
     members = (fmt.py_train if train else fmt.py_test) if kind == 'python' else \
@@ -253,6 +245,20 @@ def download_cifar10(data_dir):
     return _download(data_dir, gluon.data.vision.CIFAR10)
 
 
+def label_set(dataset, labels):
+    """``(label set, number of classes)`` of ``dataset`` for the ``labels`` asked for:
+    CIFAR-100 ``'coarse'`` (the default, the original's 20 super-classes) or ``'fine'``;
+    CIFAR-10 its one set ``'class'``."""
+    if dataset == 'cifar100':
+        labels = labels or 'coarse'
+        num_label_classes(labels)
+        return labels, LABEL_SETS[labels]
+    if labels not in (None, 'class'):
+        raise ValueError('CIFAR-10 has one label set (10 classes); labels=%r is for '
+                         'CIFAR-100' % (labels,))
+    return 'class', DATASETS[dataset]
+
+
 class _CIFARDataset(gluon.data.ArrayDataset):
     """``(HWC uint8 NDArray, int32 label)`` pairs of :func:`load_cifar`; ``labels``, ``classes``
     (number of classes) and ``label_names`` (when the archive holds them) describe them,
@@ -262,8 +268,7 @@ class _CIFARDataset(gluon.data.ArrayDataset):
         images, targets, names, self.source = load_cifar(root, dataset, train=train,
                                                          labels=labels, return_source=True)
         super(_CIFARDataset, self).__init__(nd.array(images, dtype=np.uint8), targets)
-        self.labels = labels or 'class'
-        self.classes = LABEL_SETS[labels] if dataset == 'cifar100' else DATASETS[dataset]
+        self.labels, self.classes = label_set(dataset, labels)
         self.label_names = names
 
 
@@ -304,14 +309,8 @@ def cifar_transforms(train, auto_augment=None):
         original's ``--auto_aug`` (``True`` = the ``'cifar10'`` policy its logged runs used; a
         policy name or an ``AutoAugment`` instance). Off by default.
     """
-    steps = []
-    if auto_augment:
-        if not train:
-            raise ValueError('AutoAugment is a training transform; the original tested on '
-                             'normalised images only')
-        if not isinstance(auto_augment, AutoAugment):
-            auto_augment = AutoAugment('cifar10' if auto_augment is True else auto_augment)
-        steps.append(auto_augment)
+    augment = autoaugment_step(auto_augment, 'cifar10', train)
+    steps = [] if augment is None else [augment]
     if train:
         steps += [gcv_transforms.RandomCrop(32, pad=4), transforms.RandomFlipLeftRight()]
     steps += [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]

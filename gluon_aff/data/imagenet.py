@@ -265,15 +265,11 @@ def folder_transforms(train, input_size=224, crop_ratio=0.875, auto_augment=None
     the ``'imagenet'`` policy, as the original's ``--auto_aug`` on this path.
     """
     from mxnet.gluon.data.vision import transforms
-    from .autoaugment import AutoAugment
+    from .autoaugment import autoaugment_step
     mean = [m / 255. for m in MEAN_RGB]
     std = [s / 255. for s in STD_RGB]
-    steps = []
-    if auto_augment:
-        if not train:
-            raise ValueError('AutoAugment is a training transform')
-        steps.append(auto_augment if isinstance(auto_augment, AutoAugment)
-                     else AutoAugment('imagenet' if auto_augment is True else auto_augment))
+    augment = autoaugment_step(auto_augment, 'imagenet', train)
+    steps = [] if augment is None else [augment]
     if input_size >= EFFICIENTNET_CROP_SIZE:
         steps.append(_EfficientNetCrop(input_size, train))
     elif train:

@@ -167,10 +167,11 @@ def save_checkpoint(prefix, net, trainer=None, **state):
 
     ``state`` must be JSON-serialisable (epoch, metrics, model record...); RNG states and the
     SHA-1 of the params/states files are added. A full disk raises :class:`UserError` naming the
-    file, with the previous checkpoint intact.
+    file, with the previous checkpoint intact. Call it after ``mx.nd.waitall()`` (as
+    :func:`~gluon_aff.training.fit` does): BatchNorm's running statistics are written in the
+    backward pass unseen by MXNet's engine.
     """
     recover_checkpoint(prefix)
-    mx.nd.waitall()  # BatchNorm's running statistics are written unseen by the engine (fit)
     files = {}
     try:
         atomic_write(prefix + '.params' + _NEW, net.save_parameters)

@@ -75,8 +75,9 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from .checkpoint import (latest_checkpoint, load_checkpoint, recover_checkpoint,
-                         require_checkpoint, save_checkpoint, seed_everything)
+from .checkpoint import (copy_checkpoint, latest_checkpoint, load_checkpoint,
+                         recover_checkpoint, require_checkpoint, save_checkpoint,
+                         seed_everything)
 from .runlog import MetricsWriter, check_finite
 
 __all__ = ['fit', 'split_batch', 'check_batch_size', 'evaluate', 'classification_validator',
@@ -281,9 +282,11 @@ def fit(net, trainer, train_data, epochs, save_dir, ctx=None, loss_fn=None, val_
             info = dict(checkpoint_info or {})
             state = dict(epoch=epoch, best=best, best_epoch=best_epoch, best_key=best_key,
                          metrics=row, seed=seed, info=info, model=model)
-            if improved:
+            if improved:  # the same state twice: write it once, copy the files
                 save_checkpoint(best_prefix, net, trainer, **state)
-            save_checkpoint(last_prefix, net, trainer, **state)
+                copy_checkpoint(best_prefix, last_prefix)
+            else:
+                save_checkpoint(last_prefix, net, trainer, **state)
             logger.info('[epoch %d] %s', epoch, ' '.join(
                 '%s=%.6g' % (k, v) for k, v in sorted(row.items())
                 if k != 'epoch' and isinstance(v, (int, float))))

@@ -28,6 +28,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from .recipe import optimizer_params
 from .schedule import iters_per_epoch
 
 __all__ = ['iters_per_epoch', 'enable_amp', 'amp_loss_scaler', 'create_kvstore', 'finish_kvstore', 'DistTrainer',
@@ -202,8 +203,8 @@ def make_trainer(net, lr_scheduler, optimizer='nag', momentum=0.9, wd=1e-4, dtyp
     keeps MXNet's choice (True for dist kvstores, see :class:`ServerSideTrainer`); ``False``
     updates on the workers (a :class:`DistTrainer`).
     """
-    params = {'wd': wd, 'momentum': momentum, 'lr_scheduler': lr_scheduler,
-              'rescale_grad': 1.0 / num_workers}
+    params = dict(optimizer_params(optimizer, momentum, wd, lr_scheduler),
+                  rescale_grad=1.0 / num_workers)
     if dtype != 'float32':
         params['multi_precision'] = True
     if kvstore == 'horovod':

@@ -63,6 +63,15 @@ INITIALIZERS = {
 }
 
 
+def optimizer_params(optimizer, momentum, wd, lr_scheduler):
+    """``gluon.Trainer`` optimizer parameters: ``wd``, the lr scheduler and, for the optimizers
+    that take one (nag, sgd), the momentum (AdaGrad, Adam, ... refuse a ``momentum`` argument)."""
+    params = {'wd': wd, 'lr_scheduler': lr_scheduler}
+    if optimizer in ('nag', 'sgd'):
+        params['momentum'] = momentum
+    return params
+
+
 @dataclass
 class Recipe(object):
     """Every value of a training run (see the module docstring); field ``metadata`` holds the
@@ -230,11 +239,8 @@ class Recipe(object):
                                  self.lr_decay, self.power)
 
     def optimizer_params(self, lr_scheduler):
-        """The ``gluon.Trainer`` optimizer parameters (momentum for nag/sgd)."""
-        params = {'wd': self.wd, 'lr_scheduler': lr_scheduler}
-        if self.optimizer in ('nag', 'sgd'):
-            params['momentum'] = self.momentum
-        return params
+        """The ``gluon.Trainer`` optimizer parameters (:func:`optimizer_params`)."""
+        return optimizer_params(self.optimizer, self.momentum, self.wd, lr_scheduler)
 
     def soft_targets(self, classes, dtype=None):
         """The recipe's :class:`SoftTargets` (``None`` when it has neither mixup nor label

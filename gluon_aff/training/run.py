@@ -32,7 +32,7 @@ import time
 from ..errors import MissingInputError, UserError
 from .checkpoint import atomic_write, checkpoint_files, read_state, verify_files
 
-__all__ = ['Run', 'open_run', 'load_run', 'model_card', 'model_record', 'run_status',
+__all__ = ['Run', 'check_run_flags', 'open_run', 'load_run', 'model_card', 'model_record', 'run_status',
            'holds_run', 'RUNNING', 'STOPPED']
 
 RUNNING, STOPPED = 'running', 'stopped'
@@ -246,6 +246,13 @@ def _aside_name(directory):
 
 
 # --------------------------------------------------------------------------- Run
+def check_run_flags(save_dir, resume, overwrite):
+    """Raise :class:`UserError` when ``--resume`` and ``--overwrite`` are both given."""
+    if resume and overwrite:
+        raise UserError('--resume continues the run in %s and --overwrite moves it aside: '
+                        'give one of them' % save_dir)
+
+
 class Run(object):
     """A training run's folder (see the module docstring); use as a context manager.
 
@@ -273,9 +280,7 @@ class Run(object):
     STALE_AFTER_S = 180.0
 
     def __init__(self, save_dir, resume=False, overwrite=False, console=True):
-        if resume and overwrite:
-            raise UserError('--resume continues the run in %s and --overwrite moves it aside: '
-                            'give one of them' % save_dir)
+        check_run_flags(save_dir, resume, overwrite)
         self.dir = os.path.expanduser(str(save_dir))
         self.resume, self.overwrite, self.console = bool(resume), bool(overwrite), console
         self.logger, self.moved_to = None, None
