@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Peak memory of one StopSign training step (forward + backward + AdaGrad) per batch size, CPU.
 
-Every (model, widths, batch) runs in a fresh process; the peak resident set (``ru_maxrss``)
+Every (model, widths, batch) runs in a fresh process; the peak resident set (``VmHWM``)
 after the step minus the resident set before it (MXNet imported, network built and initialised)
 is the step's memory: activations, gradients, optimizer state and MXNet's pooled buffers. A
 line ``a + b * batch`` fitted to the batches measured extrapolates to the recipe's batch 32
@@ -16,13 +16,14 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_memory import peak_rss_mb  # noqa: E402
+
 WIDTHS = {'real': [16, 16, 32, 64], 'tiny': [8, 8, 16, 32]}
 
 
 def step(model, widths, batch, size):
     """Run in the child: one hybridized training step; print the memory numbers as JSON."""
-    import resource
-
     import mxnet as mx
     from gluoncv.loss import SoftmaxCrossEntropyLoss
 
@@ -45,7 +46,7 @@ def step(model, widths, batch, size):
     loss.backward()
     trainer.step(batch)
     mx.nd.waitall()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
+    peak = peak_rss_mb()
     print(json.dumps({'model': model, 'widths': widths, 'batch': batch, 'size': size,
                       'base_mb': round(before, 1), 'peak_mb': round(peak, 1),
                       'step_mb': round(peak - before, 1)}))

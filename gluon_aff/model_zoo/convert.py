@@ -29,7 +29,7 @@ import tempfile
 
 from ..nn.fusion import FUSION_ALIASES
 
-__all__ = ['FILENAME_PATTERNS', 'fusion_tag', 'original_spec', 'zoo_name_from_filename',
+__all__ = ['FILENAME_PATTERNS', 'SCRIPT_DEFAULTS', 'fusion_tag', 'original_spec', 'zoo_name_from_filename',
            'read_original', 'to_structural', 'load_original', 'convert']
 
 _KINDS = ('running_mean', 'running_var', 'gamma', 'beta', 'weight', 'bias')
@@ -75,8 +75,9 @@ FILENAME_PATTERNS = (
      dict(version='paper')),
 )
 
-#: the original scripts' defaults, which a zoo name implies
-_SCRIPT_DEFAULTS = {('cifar', 'final'): dict(times=4, start=1),
+#: the original training scripts' defaults (``--channel-times``, ``--start-layer``,
+#: ``--num-layer``) per (task, code version), which a zoo name implies
+SCRIPT_DEFAULTS = {('cifar', 'final'): dict(times=4, start=1),
                     ('cifar', 'paper'): dict(times=1, start=1),
                     ('imagenet', 'final'): dict(depth=50, start=3),
                     ('imagenet', 'paper'): dict(depth=50, start=3)}
@@ -98,7 +99,7 @@ def _parse_filename(base):
         or fusion_tag(found['askc'])
     criteria = dict(host=host, fusion=fusion, version=found['version'],
                     dataset='imagenet' if task == 'imagenet' else 'cifar100')
-    defaults = _SCRIPT_DEFAULTS[(task, found['version'])]
+    defaults = SCRIPT_DEFAULTS[(task, found['version'])]
     overrides = {}
     if task == 'cifar':
         depth = int(found['depth']) if 'depth' in found else None

@@ -136,7 +136,7 @@ def model_from_namespace(namespace, log_name=''):
     placeholder ``askc_type='xxx'`` of starts that never trained).
     """
     from ..model_zoo import find_models
-    from ..model_zoo.convert import fusion_tag
+    from ..model_zoo.convert import SCRIPT_DEFAULTS, fusion_tag
     from ..training.cifar import cifar_model_spec
     ns, notes = namespace, []
     version = code_version(ns)
@@ -164,7 +164,7 @@ def model_from_namespace(namespace, log_name=''):
                 kwargs.update(cardinality=int(card), bottleneck_width=int(width))
         elif model in ('resnet', 'resnext'):
             host, blocks = model, int(ns.get('blocks', 1))
-            default = 4 if version == 'final' else 1   # the scripts' --channel-times defaults
+            default = SCRIPT_DEFAULTS[('cifar', version)]['times']
             if int(ns.get('channel_times', default)) != default:
                 kwargs['channel_times'] = int(ns['channel_times'])
         else:
@@ -172,7 +172,8 @@ def model_from_namespace(namespace, log_name=''):
         name, spec = cifar_model_spec(host=host, fusion=fusion, blocks=blocks, version=version,
                                       classes=classes)
         spec.update(kwargs)
-        if int(ns.get('start_layer', 1)) != 1:
+        start = SCRIPT_DEFAULTS[('cifar', version)]['start']
+        if int(ns.get('start_layer', start)) != start:
             spec['start_layer'] = int(ns['start_layer'])
         if ns.get('deep_stem'):
             spec['deep_stem'] = True
@@ -189,10 +190,10 @@ def model_from_namespace(namespace, log_name=''):
         find_models(dataset='imagenet', host=host, version='paper', fusion=fusion)
     if not names:
         raise ValueError('the zoo has no ImageNet %s with fusion %s' % (host, fusion))
-    spec = {}
-    if int(ns.get('num_layer', 50)) != 50:
+    spec, defaults = {}, SCRIPT_DEFAULTS[('imagenet', version)]
+    if int(ns.get('num_layer', defaults['depth'])) != defaults['depth']:
         spec['depth'] = int(ns['num_layer'])
-    if int(ns.get('start_layer', 3)) != 3:
+    if int(ns.get('start_layer', defaults['start'])) != defaults['start']:
         spec['start_layer'] = int(ns['start_layer'])
     if not ns.get('last_gamma', True):
         spec['last_gamma'] = False
