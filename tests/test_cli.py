@@ -210,6 +210,14 @@ def test_gpu_on_the_cpu_build_is_one_line(tmp_path, capsys):
                capsys)
 
 
+def test_demo_without_scikit_learn_is_one_line(tmp_path, capsys, monkeypatch):
+    for module in ('sklearn', 'sklearn.datasets', 'sklearn.model_selection'):
+        monkeypatch.setitem(sys.modules, module, None)   # import fails as if not installed
+    line = fails_with(command_main('demo'), ['--save-dir', str(tmp_path / 'demo'),
+                                             '--no-progress'], 'needs scikit-learn', capsys)
+    assert '.[demo]' in line and not os.path.exists(str(tmp_path / 'demo'))
+
+
 def test_export_errors_are_one_line_and_write_nothing(tmp_path, capsys, monkeypatch):
     export = command_main('export')
     out = tmp_path / 'out'

@@ -8,10 +8,13 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from gluon_aff.commands import demo
-from gluon_aff.data import digits_datasets, digits_transforms
-from gluon_aff.training import load_run, read_metrics
-from gluon_aff.training.cifar import per_class_accuracy
+from helpers import requires
+
+requires('sklearn', 'the digits demo')
+from gluon_aff.commands import demo  # noqa: E402
+from gluon_aff.data import digits_datasets, digits_transforms  # noqa: E402
+from gluon_aff.training import load_run, read_metrics  # noqa: E402
+from gluon_aff.training.cifar import per_class_accuracy  # noqa: E402
 
 
 def test_demo_learns_and_its_outputs_agree(tmp_path, capsys):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import gluon_aff
+from helpers import requires
 from gluon_aff.data import DIGIT_CLASSES, digits_datasets, digits_transforms
 from gluon_aff.deploy import optimize
 from gluon_aff.export import main as export_main
@@ -111,6 +112,7 @@ def test_export_cli_writes_a_loadable_graph_per_precision(tmp_path):
 def digits_model(tmp_path_factory):
     """The demo's network (AFF-ResNet-20-b1, paper version) trained briefly on the digits, its
     validation batches and four calibration batches of training images."""
+    requires('sklearn', 'the digits model of the low-precision accuracy test')
     train_set, val_set = digits_datasets(val_fraction=0.25, seed=0)
     net = get_cifar_resnet('aff', blocks=1, version='paper', classes=DIGIT_CLASSES)
     recipe = get_recipe('final-cosine', 'cifar', epochs=8, warmup_epochs=1, batch_size=64,

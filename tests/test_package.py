@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import gluon_aff
+from helpers import requires
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,6 +77,7 @@ def test_wheel_installs_and_runs_without_the_source_tree(tmp_path):
                          timeout=300, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'TABLE5 20.9' in out.stdout                 # the paper's Table 5, AFF-ResNet-50
+    requires('sklearn', "the demo's first epoch")
     demo = subprocess.run([str(site / 'bin' / 'gluon-aff'), 'demo', '--epochs', '1',
                            '--no-progress', '--save-dir', str(tmp_path / 'demo')],
                           capture_output=True, text=True, timeout=600, env=env,

@@ -198,3 +198,20 @@ def test_chains_stages_and_bad_values_have_clear_errors():
         train_cifar.main(['--recipe', 'openaff-aff-resnet32:2', '--save-dir', '/nonexistent/x'])
     # --per-device-batch alone: the original's 128 per device (the preset's 512 over 4 GPUs)
     assert get_recipe('final', per_device_batch=True).batch_size == 128
+
+
+@pytest.mark.parametrize('name, rnd_type, factor_type, magnitude', [
+    # the original CIFAR script: net.initialize(mx.init.Xavier()) = uniform, avg fan, 3
+    ('xavier', 'uniform', 'avg', 3.0),
+    # the original ImageNet script: mx.init.MSRAPrelu() = gaussian, avg fan, 2 / (1 + 0.25^2)
+    ('msraprelu', 'gaussian', 'avg', 2.0 / (1.0 + 0.25 ** 2)),
+    # He et al. 2015 for ReLU (the paper's Table 2 init): gaussian, fan in, 2
+    ('kaiming', 'gaussian', 'in', 2.0),
+])
+def test_initializers_are_the_originals(name, rnd_type, factor_type, magnitude):
+    from gluon_aff.training.recipe import make_initializer
+    init = make_initializer(name.upper())
+    assert (init.rnd_type, init.factor_type) == (rnd_type, factor_type)
+    assert init.magnitude == pytest.approx(magnitude)
+    with pytest.raises(ValueError, match='unknown init'):
+        make_initializer('he')

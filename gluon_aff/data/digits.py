@@ -24,9 +24,21 @@ DIGIT_CLASSES = 10
 DIGITS_MEAN, DIGITS_STD = 0.3053, 0.3759
 
 
+def _sklearn(module):
+    """``sklearn.<module>``, or a one-line :class:`~gluon_aff.errors.UserError` naming the extra
+    that installs scikit-learn."""
+    import importlib
+    try:
+        return importlib.import_module('sklearn.' + module)
+    except ImportError as err:
+        from ..errors import UserError
+        raise UserError('the digits data set needs scikit-learn, which is not installed: pip '
+                        'install -e ".[demo]" (or bash bootstrap.sh setup)') from err
+
+
 def load_digits_32():
     """All digits as ``(images uint8 (N, 32, 32, 3), labels int32 (N,))``."""
-    from sklearn.datasets import load_digits
+    load_digits = _sklearn('datasets').load_digits
     digits = load_digits()
     small = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)       # (N, 8, 8)
     big = small.repeat(4, axis=1).repeat(4, axis=2)                          # (N, 32, 32)
@@ -45,7 +57,7 @@ def digits_datasets(val_fraction=0.25, seed=0):
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError('val_fraction must be in (0, 1), got %r' % (val_fraction,))
-    from sklearn.model_selection import train_test_split
+    train_test_split = _sklearn('model_selection').train_test_split
     images, labels = load_digits_32()
     train_x, val_x, train_y, val_y = train_test_split(
         images, labels, test_size=val_fraction, random_state=seed, stratify=labels)
