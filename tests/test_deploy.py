@@ -96,7 +96,9 @@ def test_export_cli_writes_a_loadable_graph_per_precision(tmp_path):
     calib = tmp_path / 'calib.npy'
     np.save(str(calib), np.random.RandomState(1).uniform(-1, 1, (8, 3, 32, 32)).astype('f4'))
     x = mx.nd.array(np.random.RandomState(2).uniform(-1, 1, (2, 3, 32, 32)))
-    for precision in ('fp32', 'int8'):
+    for precision in ('fp32', 'bf16', 'int8'):
+        if _unsupported(precision):
+            continue
         assert export_main(['cifar_aff_resnet_b1', '--out', str(tmp_path), '--precision',
                             precision, '--calib', str(calib)]) == 0
         prefix = str(tmp_path / ('cifar_aff_resnet_b1-%s' % precision))

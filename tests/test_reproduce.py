@@ -203,6 +203,9 @@ def test_report_values_status_and_never_made_up(tmp_path):
                if ln.startswith('| Global + Local (AFF), ResNet on CIFAR-100, b = 1 |'))
     assert '| top-1 accuracy | 0.7630 | - | 0.8000 | +0.0370 |' in row and '| done |' in row
     assert '| no log of the paper-version ablation runs ships |' in row
+    # the StopSign cells say which IoU is compared with the paper's "mIoU"
+    assert any('| mIoU (stop-sign IoU) |' in ln for ln in text.splitlines()
+               if 'StopSign' in ln)
     row = next(ln for ln in text.splitlines()
                if ln.startswith('| Global + Global, ResNet on CIFAR-100, b = 1 |'))
     cells = [c.strip() for c in row.strip('|').split('|')]

@@ -182,7 +182,18 @@ def _crash_after(epoch_to_crash):
 def test_resume_equals_uninterrupted_and_loss_falls(tmp_path, tiny_rec):
     rec, idx = tiny_rec
     kw = dict(mixup=True, mixup_off_epochs=1, label_smoothing=0.1)
-    full = _run(str(tmp_path / 'full'), rec, idx, epochs=3, **kw)
+    full = _run(str(tmp_path / 'full'), rec, idx, epochs=3, log_interval=2, **kw)
+    # --log-interval 2: the original's "Epoch[e] Batch [b]" line after batches 1 and 3 of the
+    # 4 per epoch, read by the reader of the original's logs, with the lr of that update
+    from gluon_aff.reproduce.openaff_logs import parse_log
+    lines = open(os.path.join(str(tmp_path / 'full'), 'train.log')).read().splitlines()
+    batches = parse_log(['Namespace(lr=0)'] + lines).segments[0].batches
+    assert [(b['epoch'], b['batch']) for b in batches] == [(e, b) for e in range(3)
+                                                           for b in (1, 3)]
+    sched = full['trainer']._optimizer.lr_scheduler
+    for b in batches:
+        assert b['lr'] == pytest.approx(sched(b['epoch'] * 4 + b['batch'] + 1), abs=5e-7)
+        assert b['metric'] == 'accuracy'
     part = str(tmp_path / 'part')
     with pytest.raises(_Crash):                   # the run dies after epoch 0 was saved
         _run(part, rec, idx, epochs=3, callbacks=[_crash_after(0)], **kw)
