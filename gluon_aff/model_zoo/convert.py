@@ -29,8 +29,17 @@ import tempfile
 
 from ..nn.fusion import FUSION_ALIASES
 
-__all__ = ['FILENAME_PATTERNS', 'SCRIPT_DEFAULTS', 'fusion_tag', 'original_spec', 'zoo_name_from_filename',
-           'read_original', 'to_structural', 'load_original', 'convert']
+__all__ = ['FILENAME_PATTERNS', 'SCRIPT_DEFAULTS', 'NotAParamsFile', 'ParamsMismatch',
+           'fusion_tag', 'original_spec', 'zoo_name_from_filename', 'read_original',
+           'to_structural', 'load_original', 'convert']
+
+
+class NotAParamsFile(ValueError):
+    """The file is not an MXNet ``.params`` file, or holds no named parameters."""
+
+
+class ParamsMismatch(ValueError):
+    """The file's keys do not fit the network (``'<file> does not fit <network>: ...'``)."""
 
 _KINDS = ('running_mean', 'running_var', 'gamma', 'beta', 'weight', 'bias')
 
@@ -182,10 +191,10 @@ def read_original(path):
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ValueError('%s is not an MXNet .params file: %s'  # MXNet's reason: its last line
+        raise NotAParamsFile('%s is not an MXNet .params file: %s'  # MXNet's reason: its last line
                          % (path, str(err).strip().splitlines()[-1])) from None
     if not isinstance(loaded, dict) or not loaded:
-        raise ValueError('%s holds no named parameters' % path)
+        raise NotAParamsFile('%s holds no named parameters' % path)
     # Trainer/``save_checkpoint`` style ``arg:``/``aux:`` prefixes (Module checkpoints)
     return {re.sub(r'^(arg|aux):', '', k): v for k, v in loaded.items()}
 
@@ -217,7 +226,7 @@ def to_structural(net, loaded, source='checkpoint'):
     if any('.' in k for k in loaded):
         missing, extra = set(structural) - set(loaded), set(loaded) - set(structural)
         if missing or extra:
-            raise ValueError('%s does not fit %s: missing %s; unexpected %s'
+            raise ParamsMismatch('%s does not fit %s: missing %s; unexpected %s'
                              % (source, type(net).__name__, _describe(missing) or 'none',
                                 _describe(extra) or 'none'))
         renamed = dict(loaded)

@@ -136,7 +136,7 @@ def load_run(path, model=None, model_kwargs=None, ctx=None, which=('best', 'last
     Raises :class:`~gluon_aff.errors.UserError` naming the file when it is missing, damaged or
     holds another network.
     """
-    from ..model_zoo.convert import load_original
+    from ..model_zoo.convert import NotAParamsFile, ParamsMismatch, load_original
     from .engine import as_context_list
     ctx = as_context_list(ctx)
     path = os.path.expanduser(path)
@@ -168,8 +168,8 @@ def load_run(path, model=None, model_kwargs=None, ctx=None, which=('best', 'last
     except ValueError as err:  # not a .params file, or another network's keys/shapes
         text = str(err)
         text = text[len(params):].lstrip(': ') if text.startswith(params) else text
-        damaged = text.startswith(('is not', 'holds no'))
-        if not damaged and not text.startswith('does not fit'):
+        damaged = isinstance(err, NotAParamsFile)
+        if not isinstance(err, (NotAParamsFile, ParamsMismatch)):
             text = 'does not fit %s: %s' % (name, text)
         hint = ('the checkpoint is damaged or holds another network' if prefix is not None
                 else 'give a parameter file (net.save_parameters, or an original open-aff '
