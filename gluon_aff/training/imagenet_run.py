@@ -165,11 +165,10 @@ def train_imagenet(model, save_dir, recipe='final', rec_train=None, rec_train_id
                             os.path.join(save_dir, 'epoch-%04d' % epoch))
         plot_curves(save_dir)
 
-    info = dict(model=model, recipe=rcp.name, total_batch=total, worker_batch=worker_batch,
+    # the network is the checkpoint's model record (fit); the recipe as the other trainers
+    info = dict(recipe=rcp.as_dict(), total_batch=total, worker_batch=worker_batch,
                 devices=len(ctx), workers=num_workers, lr=lr_value, iters_per_epoch=iters,
-                per_device_batch=rcp.per_device_batch,
-                amp=rcp.amp_dtype if rcp.amp else None, kvstore=kvstore,
-                classes=classes, model_kwargs=model_kwargs or {}, recipe_values=rcp.as_dict())
+                amp=rcp.amp_dtype if rcp.amp else None, kvstore=kvstore)
     with Run(save_dir, resume, overwrite) if is_main else contextlib.nullcontext() as run:
         if is_main:
             logger = logger or run.logger
